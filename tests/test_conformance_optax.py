@@ -81,9 +81,10 @@ def test_exponential_decay(every, rate, begin, staircase, end):
 
 
 def test_exponential_growth_with_a_cap():
-    """``decay_rate > 1`` with ``end_value``: optax caps with min; lrlab with clamp(high=...)."""
+    """``decay_rate > 1`` with ``end_value``: optax caps with min; lrlab with ``cap`` (an
+    uncapped growth reaches infinity, so lrlab refuses it)."""
     init, rate, every, cap, steps = 1e-4, 2.0, 50, 1e-2, 600
-    s = lrlab.clamp(lrlab.exponential(init, rate, every=every), high=cap)
+    s = lrlab.exponential(init, rate, every=every, cap=cap)
     check(lambda: optax.exponential_decay(init, every, rate, end_value=cap), s, steps, "exponential_decay")
 
 

@@ -23,27 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lrlab.schedules import (
-    SGDR,
-    WSD,
-    Clamp,
-    Constant,
-    Cyclic,
-    Exponential,
-    InverseSqrt,
-    Join,
-    Limit,
-    MultiStep,
-    OneCycle,
-    Phase,
-    Piecewise,
-    Product,
-    Scale,
-    Schedule,
-    UntunedWarmup,
-    Warmup,
-)
-from lrlab.schedules._backend import NUMPY
+from lrlab.schedules import NUMPY, Schedule
 
 __all__ = [
     "Row",
@@ -103,12 +83,7 @@ def _whole(x: float) -> int | float:
 def _require_resolved(schedule: Schedule) -> None:
     if not isinstance(schedule, Schedule):
         raise ValueError(f"expected an lrlab Schedule; got {type(schedule).__name__}")
-    missing = schedule.unresolved_lengths()
-    if missing:
-        where, text = missing[0]
-        raise ValueError(
-            f"{where}={text!r} is not in steps yet: resolve the schedule with a Budget first"
-        )
+    schedule.check_resolved()
 
 
 def _evaluate(schedule: Schedule, steps: np.ndarray) -> np.ndarray:
@@ -153,7 +128,7 @@ def boundary_steps(schedule: Schedule) -> dict[int, str]:
     for b in schedule.boundaries():
         if float(b).is_integer():
             step = int(b)
-            if step > 0 and _left(schedule, b) != schedule(step):
+            if step > 0 and schedule.left_limit(b) != schedule(step):
                 notes.setdefault(step - 1, []).append(f"before {step}")
             if step == 0:
                 note = "start"
@@ -191,26 +166,6 @@ def phase_table(schedule: Schedule, extra_steps: Iterable[int] = ()) -> list[Row
 # --- the window to look at ------------------------------------------------------------------
 
 
-def _numeric_lengths(schedule: Schedule) -> list[float]:
-    """Every length (in steps) written anywhere in the schedule's parameters."""
-    found: list[float] = []
-    if isinstance(schedule, UntunedWarmup):
-        found.append(schedule.warmup_steps)
-    for f in dataclasses.fields(schedule):  # type: ignore[arg-type]
-        if not f.init:
-            continue
-        value = getattr(schedule, f.name)
-        items = value if isinstance(value, tuple) else (value,)
-        for item in items:
-            if isinstance(item, Schedule):
-                found += _numeric_lengths(item)
-            elif f.name in schedule.length_fields and isinstance(item, (int, float)) and not isinstance(
-                item, bool
-            ):
-                found.append(float(item))
-    return found
-
-
 def horizon(schedule: Schedule) -> int:
     """The last step worth looking at: the end (rounded up) for a schedule that ends.
 
@@ -226,7 +181,7 @@ untuned warmup),
     if length is not None:
         return max(1, math.ceil(length))
     last = max(schedule.boundaries(), default=0.0)
-    scales = _numeric_lengths(schedule)
+    scales = schedule.time_scales()
     span = max(last, 4.0 * max(scales, default=0.0))
     return max(1000, math.ceil(last + span))
 
@@ -245,59 +200,28 @@ def _search_steps(schedule: Schedule, end: int) -> np.ndarray:
     return merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
 
 
-#: leaves that jump at their own boundaries (their left limit is the value just before)
-_STEPWISE = (MultiStep, SGDR)
-
-
 def left_limit(schedule: Schedule, step: float) -> float:
-    """The value ``schedule`` approaches just before ``step``: ``lim s(t)`` for ``t -> step-``.
-
-    Where the schedule is continuous this is ``s(step)``. At a jump it is the value before
-    it: at BERT's step 10000, where a warmup to 1e-4 meets a decay that starts at 9.9e-5,
-    it is 1e-4; at a multistep milestone, the level before the drop. Read from the
-    structure (joins, recipes, scale, clamp, limit, product), so it is exact: a phase's
-    end value is returned as written. ``s(0)`` for ``step <= 0``.
-    """
+    """The value ``schedule`` approaches just before ``step``: ``lim s(t)`` for ``t -> step-``
+    (:meth:`Schedule.left_limit`): at a multistep milestone, the level before the drop; where a
+    warmup to 1e-4 meets a decay starting at 9.9e-5 (BERT's step 10000), 1e-4."""
     _require_resolved(schedule)
-    if step <= 0:
-        return schedule(0)
-    return float(_left(schedule, float(step)))
+    return schedule.left_limit(step)
 
 
-def _left(s: Schedule, b: float) -> float:
-    if isinstance(s, Join):
-        start = 0.0
-        for i, part in enumerate(s.parts):
-            length = part.length
-            stop = math.inf if i == len(s.parts) - 1 or length is None else start + length
-            if b <= stop:
-                return _left(part, length if b == stop else b - start)  # type: ignore[arg-type]
-            start = stop
-    if isinstance(s, (Warmup, WSD, OneCycle, Piecewise)):
-        return _left(s.lowered, b)
-    if isinstance(s, Scale):
-        return s.factor * _left(s.schedule, b)
-    if isinstance(s, Product):
-        return _left(s.first, b) * _left(s.second, b)
-    if isinstance(s, Clamp):
-        value = max(_left(s.schedule, b), s.low)
-        return value if s.high is None else min(value, s.high)
-    if isinstance(s, Limit):
-        limit = float(s.steps)
-        return float(_evaluate(s.schedule, np.array([limit]))[0]) if b > limit else _left(s.schedule, b)
-    if isinstance(s, _STEPWISE) or (isinstance(s, Exponential) and s.staircase):
-        b = float(np.nextafter(b, -math.inf))
-    return float(_evaluate(s, np.array([b]))[0])
+#: evaluations per round when narrowing down where a long gap first reaches the peak
+_REFINE = 1024
 
 
 def _peak(schedule: Schedule, end: int) -> tuple[float, float]:
     """(peak, first step that reaches it) over ``[0, end]``; the peak may be a value the
-    schedule approaches at a boundary (its left limit there) without any update taking it."""
+    schedule approaches at a boundary (its left limit there) without any update taking it.
+    Bounded work: at most ``_DENSE_LIMIT`` evaluations for the grid and a few rounds of
+    ``_REFINE`` to find the first step of the peak in a long gap."""
     t = _search_steps(schedule, end)
     v = _evaluate(schedule, t)
     marks = np.array([b for b in schedule.boundaries() if 0 < b <= end], dtype=np.float64)
     if marks.size:
-        limits = np.array([_left(schedule, float(b)) for b in marks])
+        limits = np.array([schedule.left_limit(float(b)) for b in marks])
         order = np.argsort(np.concatenate([t, marks]), kind="stable")
         t = np.concatenate([t, marks])[order]
         v = np.concatenate([v, limits])[order]
@@ -306,127 +230,27 @@ def _peak(schedule: Schedule, end: int) -> tuple[float, float]:
         raise ValueError(f"{schedule} has no finite value in steps 0..{end}")
     peak = float(np.max(v[finite]))
     first = int(np.argmax(v == peak))
+    found = float(t[first])
     if first > 0:
-        # the grid may be coarse: look at every whole step between the previous sample and here
-        lo, hi = t[first - 1], t[first]
-        between = np.arange(math.floor(lo) + 1, math.ceil(hi), dtype=np.float64)
-        between = between[between > lo]
-        if between.size:
-            hits = between[_evaluate(schedule, between) == peak]
-            if hits.size:
-                return peak, float(hits[0])
-    return peak, float(t[first])
+        # the grid may be coarse: narrow down to the first whole step in the gap that
+        # reaches the peak, a bounded grid at a time
+        lo, hi = float(t[first - 1]), found
+        while hi - lo > 1:
+            between = np.unique(np.round(np.linspace(math.floor(lo) + 1, math.ceil(hi) - 1,
+                                                     min(_REFINE, int(hi - lo)))))
+            between = between[(between > lo) & (between < hi)]
+            if not between.size:
+                break
+            hits = np.flatnonzero(_evaluate(schedule, between) == peak)
+            if not hits.size:
+                break
+            k = int(hits[0])
+            found = float(between[k])
+            lo, hi = (float(between[k - 1]) if k > 0 else lo), found
+    return peak, found
 
 
 # --- shape in words ---------------------------------------------------------------------------
-
-_SHAPE_WORDS = {
-    "linear": "linear",
-    "cosine": "cosine",
-    "one_minus_sqrt": "1-sqrt",
-    "one_minus_square": "1-square",
-    "polynomial": "polynomial",
-    "geometric": "exponential",
-}
-
-
-def _shape_word(shape: str, power: float = 1.0) -> str:
-    word = _SHAPE_WORDS.get(shape, shape)
-    if shape == "polynomial" and power != 1.0:
-        word += f" (power {power:g})"
-    return word
-
-
-def _ratio(end: float, start: float) -> str:
-    if end == 0.0:
-        return " to 0"
-    if start <= 0.0:
-        return ""
-    return f" to {100.0 * end / start:.3g}%"
-
-
-def _phase_words(phase: Phase, at_start: bool) -> str:
-    word = _shape_word(phase.shape, phase.power)
-    if phase.start == phase.end:
-        return "constant"
-    if phase.start < phase.end:
-        return f"{word} warmup" if at_start else f"{word} rise"
-    return f"{word} decay{_ratio(phase.end, phase.start)}"
-
-
-def _steps_text(length: Any) -> str:
-    if isinstance(length, str):
-        return length
-    return str(_whole(length)) if float(length).is_integer() else f"{length:.6g}"
-
-
-def _is_zero(length: Any) -> bool:
-    return not isinstance(length, str) and float(length) == 0.0
-
-
-def _words(schedule: Schedule, at_start: bool) -> list[str]:
-    """The parts of a schedule, each in a few words, first to last."""
-    s = schedule
-    if isinstance(s, Phase):
-        return [_phase_words(s, at_start)]
-    if isinstance(s, Constant):
-        return ["constant"]
-    if isinstance(s, Warmup):
-        return [f"{_shape_word(s.shape)} warmup", *_words(s.then, False)]
-    if isinstance(s, UntunedWarmup):
-        return [f"untuned {s.shape} warmup (2/(1-beta2) steps)", *_words(s.then, False)]
-    if isinstance(s, WSD):
-        parts = [] if _is_zero(s.warmup) else [f"{_shape_word(s.warmup_shape)} warmup"]
-        stable = True
-        if s.resolved:
-            stable = any(isinstance(p, Constant) for p in s.lowered.parts)  # type: ignore[attr-defined]
-        if stable:
-            parts.append("stable")
-        cooldown = _shape_word(s.shape, s.power if s.shape == "polynomial" else 1.0)
-        return [*parts, f"{cooldown} cooldown{_ratio(s.floor, s.peak)}"]
-    if isinstance(s, OneCycle):
-        anneal = "cosine" if s.anneal == "cos" else "linear"
-        kind = "three-phase 1cycle" if s.three_phase else "1cycle"
-        return [f"{kind} ({anneal} up, {anneal} down)"]
-    if isinstance(s, Piecewise):
-        return [f"piecewise linear through {len(s.steps)} points"]
-    if isinstance(s, MultiStep):
-        count = len(s.milestones)
-        return [f"step drops at {count} milestone{'s' if count != 1 else ''}"]
-    if isinstance(s, Exponential):
-        grows = s.gamma > 1.0
-        if s.staircase:
-            return [f"step {'growth' if grows else 'decay'} (x{s.gamma:g} every {_steps_text(s.every)})"]
-        return [f"exponential {'growth' if grows else 'decay'}"]
-    if isinstance(s, InverseSqrt):
-        return ["inverse square root decay"]
-    if isinstance(s, Cyclic):
-        return [f"cyclic ({s.mode})"]
-    if isinstance(s, SGDR):
-        restarts = "cosine with warm restarts"
-        if s.mult != 1.0:
-            restarts += f" (period x{s.mult:g})"
-        return [restarts]
-    if isinstance(s, Join):
-        out: list[str] = []
-        for i, part in enumerate(s.parts):
-            out += _words(part, at_start and i == 0)
-        return out
-    if isinstance(s, Scale):
-        return _words(s.schedule, at_start)
-    if isinstance(s, Clamp):
-        return [*_words(s.schedule, at_start), "clamped"]
-    if isinstance(s, Limit):
-        return [*_words(s.schedule, at_start), "then held"]
-    if isinstance(s, Product):
-        # a rising phase times a schedule is a warmup multiplier (Goyal et al. 2017)
-        for ramp, other in ((s.first, s.second), (s.second, s.first)):
-            if isinstance(ramp, Phase) and ramp.start < ramp.end and at_start:
-                return [f"{_shape_word(ramp.shape, ramp.power)} warmup", *_words(other, False)]
-        first = ", ".join(_collapse(_words(s.first, at_start)))
-        second = ", ".join(_collapse(_words(s.second, at_start)))
-        return [f"({first}) times ({second})"]
-    return [s.family]
 
 
 def _collapse(words: list[str]) -> list[str]:
@@ -446,7 +270,7 @@ def describe_shape(schedule: Schedule) -> str:
     """
     if not isinstance(schedule, Schedule):
         raise ValueError(f"expected an lrlab Schedule; got {type(schedule).__name__}")
-    return ", ".join(_collapse(_words(schedule, True)))
+    return ", ".join(_collapse(schedule.describe(True)))
 
 
 def summary(schedule: Schedule) -> Summary:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import jax.numpy as jnp
 
 from lrlab.schedules import Schedule, check_schedule
+from lrlab.schedules._backend import where_switch
 
 
 def _power(base, exponent):
@@ -21,6 +22,14 @@ def _power(base, exponent):
     if isinstance(base, (int, float)) and base > 0:
         return jnp.exp(exponent * math.log(base))
     return jnp.power(base, exponent)
+
+
+def _search(edges, t):
+    return jnp.searchsorted(jnp.asarray(edges, dtype=jnp.result_type(t)), t, side="right")
+
+
+def _take(table, index):
+    return jnp.asarray(table, dtype=jnp.result_type(float))[index]
 
 
 class JaxBackend:
@@ -37,15 +46,19 @@ class JaxBackend:
     where = staticmethod(jnp.where)
     minimum = staticmethod(jnp.minimum)
     maximum = staticmethod(jnp.maximum)
+    search = staticmethod(_search)
+    take = staticmethod(_take)
+
+    @staticmethod
+    def switch(index, schedules, t, offsets):
+        return where_switch(JaxBackend, index, schedules, t, offsets)
 
 
 def schedule(s: Schedule) -> Callable[[object], jnp.ndarray]:
     """An optax-compatible schedule equal to ``s``: pass it as ``learning_rate`` to
     ``optax.adamw`` (or any ``optax.inject_hyperparams`` optimizer)."""
     check_schedule(s, "schedule")
-    if not s.resolved:
-        where, text = s.unresolved_lengths()[0]
-        raise ValueError(f"{where}={text!r} is not in steps: resolve the schedule with a Budget first")
+    s.check_resolved()
 
     def lr_at(count):
         t = jnp.asarray(count).astype(jnp.result_type(float))

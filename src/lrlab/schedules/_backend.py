@@ -1,13 +1,21 @@
 """Array namespaces the schedule formulas are written against.
 
 Every formula in lrlab is written once, as a function of ``(t, xp)`` where ``xp`` is one of
-these namespaces. The Python-scalar namespace serves ``schedule(step)``, the numpy one
-serves ``schedule.values(steps)``; ``lrlab.torch`` and ``lrlab.jax`` provide their own
-with the same members, so a torch tensor or a jax tracer runs the very same definition.
+these namespaces. The numpy namespace serves ``schedule.values(steps)``; the scalar path,
+``schedule(step)``, runs the same formula through :mod:`._plan`, which traces it once into
+plain Python; ``lrlab.torch`` and ``lrlab.jax`` provide namespaces with the same members,
+so a torch tensor or a jax tracer runs the very same definition.
 
-Members every namespace has: ``pi, cos, sqrt, exp, log, power, floor, where, minimum,
-maximum``. ``minimum``/``maximum`` take an array and a Python float; ``power(a, b)`` needs
-``a > 0``.
+Members every namespace has:
+
+* ``pi, cos, sqrt, exp, log, power, floor, where, minimum, maximum``: elementwise math.
+  ``minimum``/``maximum`` take an array and a Python float; ``power(a, b)`` needs ``a > 0``.
+* ``search(edges, t)``: how many of the ascending ``edges`` are ``<= t`` (``bisect_right``),
+  an integer array; the index of the piece that ``t`` falls in.
+* ``take(table, i)``: ``table[i]`` elementwise, for a tuple of Python floats.
+* ``switch(i, schedules, t)``: ``schedules[i](t)`` elementwise: the piece a join selects.
+  numpy evaluates each schedule only on its own elements; the scalar plan evaluates the one
+  selected; torch and jax (whose shapes must not depend on the data) select with ``where``.
 
 numpy's own ``power`` rounds differently for a Python scalar, a short array and a long one
 (its SIMD lanes and its scalar tail use different algorithms), so ``power`` here is
@@ -18,23 +26,52 @@ what makes ``s.values(steps)[i] == s(steps[i])`` hold exactly. Its relative erro
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-
-
-def _numpy_power(base, exponent):
-    return np.exp(np.log(base) * exponent)
-
 
 _EXP_MAX = float(np.log(np.finfo(np.float64).max))
 
 
-def _scalar_power(base, exponent):
-    """``_numpy_power`` for one value, returning inf past float64's range without numpy's
-    overflow warning (the vectorized path silences it with errstate)."""
-    y = np.log(base) * exponent
-    return math.inf if y > _EXP_MAX else np.exp(y)
+def _numpy_power(base: Any, exponent: Any) -> Any:
+    return np.exp(np.log(base) * exponent)
+
+
+def _numpy_search(edges: Sequence[float], t: Any) -> Any:
+    return np.searchsorted(np.asarray(edges, dtype=np.float64), t, side="right")
+
+
+def _numpy_take(table: Sequence[float], index: Any) -> Any:
+    return np.asarray(table, dtype=np.float64)[index]
+
+
+def _numpy_switch(index: Any, schedules: Sequence[Any], t: Any, offsets: Sequence[float]) -> Any:
+    """``schedules[i](t - offsets[i])``, each schedule evaluated on its own elements only
+    (in contiguous runs when ``index`` is sorted)."""
+    if len(schedules) == 1:
+        return schedules[0]._eval(t - offsets[0], NumpyBackend)
+    index, t = np.broadcast_arrays(np.asarray(index), np.asarray(t, dtype=np.float64))
+    out = np.empty(t.shape)
+    flat_i, flat_t, flat_out = index.reshape(-1), t.reshape(-1), out.reshape(-1)
+    if flat_i.size == 0:
+        return out
+    steps = np.diff(flat_i)
+    if np.all(steps >= 0):  # sorted: one contiguous run per schedule present
+        cuts = [0, *(np.flatnonzero(steps) + 1).tolist(), flat_i.size]
+        for lo, hi in itertools.pairwise(cuts):
+            k = int(flat_i[lo])
+            piece = flat_t[lo:hi] - offsets[k]
+            flat_out[lo:hi] = np.broadcast_to(schedules[k]._eval(piece, NumpyBackend), piece.shape)
+    else:
+        for k in np.unique(flat_i).tolist():
+            mask = flat_i == k
+            piece = flat_t[mask] - offsets[k]
+            flat_out[mask] = np.broadcast_to(schedules[k]._eval(piece, NumpyBackend), piece.shape)
+    return out
 
 
 class NumpyBackend:
@@ -51,23 +88,58 @@ class NumpyBackend:
     where = staticmethod(np.where)
     minimum = staticmethod(np.minimum)
     maximum = staticmethod(np.maximum)
+    search = staticmethod(_numpy_search)
+    take = staticmethod(_numpy_take)
+    switch = staticmethod(_numpy_switch)
 
 
-def _same_as_numpy(scalar_fn, numpy_fn, sample: np.ndarray) -> bool:
+def where_switch(xp: Any, index: Any, schedules: Sequence[Any], t: Any, offsets: Sequence[float]) -> Any:
+    """``switch`` for namespaces whose shapes cannot depend on the data (torch, jax): every
+    schedule is evaluated (at a local time clipped to >= 0, so the pieces not selected stay
+    finite) and ``where`` picks; used by ``lrlab.torch`` and ``lrlab.jax``."""
+    last = len(schedules) - 1
+    out = schedules[last]._eval(xp.maximum(t - offsets[last], 0.0), xp)
+    for k in range(last - 1, -1, -1):
+        out = xp.where(index == k, schedules[k]._eval(xp.maximum(t - offsets[k], 0.0), xp), out)
+    return out
+
+
+def _same_as_numpy(scalar_fn: Any, numpy_fn: Any, sample: np.ndarray) -> bool:
     expected = numpy_fn(sample)
     return all(scalar_fn(v) == e for v, e in zip(sample.tolist(), expected.tolist()))
 
 
-def _where(condition, if_true, if_false):
-    return if_true if condition else if_false
+def scalar_exp(x: float) -> float:
+    return float(np.exp(x))
 
 
-def _floor(x: float) -> float:
-    return float(math.floor(x))
+def scalar_log(x: float) -> float:
+    return float(np.log(x))
+
+
+def scalar_power(base: float, exponent: float) -> float:
+    """``_numpy_power`` for one value (the same bits), ``inf`` past float64's range without
+    numpy's overflow warning."""
+    y = float(np.log(base)) * exponent
+    return math.inf if y > _EXP_MAX else float(np.exp(y))
+
+
+_WHOLE = 2.0**52  # from here on every float64 is a whole number
+
+
+def scalar_floor(x: float) -> float:
+    return float(math.floor(x)) if -_WHOLE < x < _WHOLE else x
+
+
+def scalar_floor_left(x: float) -> float:
+    """``floor`` approached from the left: ``ceil(x) - 1`` (so ``n - 1`` at a whole ``n``)."""
+    return float(math.ceil(x)) - 1.0 if -_WHOLE < x < _WHOLE else x
 
 
 class ScalarBackend:
-    """Python floats, bit-for-bit equal to :class:`NumpyBackend`.
+    """Python floats, bit-for-bit equal to :class:`NumpyBackend`: the functions the scalar
+    plan (:mod:`._plan`) calls, and a direct namespace for values computed once (a cycle's
+    start for ``boundaries()``).
 
     ``math.cos`` and ``math.sqrt`` are several times faster than numpy's scalar ufuncs; they
     are used only where they give the same bits as numpy on this platform (checked once, at
@@ -78,20 +150,24 @@ class ScalarBackend:
 
     name = "scalar"
     pi = math.pi
-    exp = staticmethod(np.exp)
-    log = staticmethod(np.log)
-    power = staticmethod(_scalar_power)
-    floor = staticmethod(_floor)
-    where = staticmethod(_where)
-    minimum = staticmethod(min)
-    maximum = staticmethod(max)
+    exp = staticmethod(scalar_exp)
+    log = staticmethod(scalar_log)
+    power = staticmethod(scalar_power)
+    floor = staticmethod(scalar_floor)
     sqrt = staticmethod(math.sqrt)  # IEEE 754 requires correctly rounded sqrt: always equal
     cos = staticmethod(math.cos)
+    search = staticmethod(bisect.bisect_right)
+    where = staticmethod(lambda condition, if_true, if_false: if_true if condition else if_false)
+    minimum = staticmethod(min)
+    maximum = staticmethod(max)
+    take = staticmethod(lambda table, index: table[index])
+    switch = staticmethod(lambda index, schedules, t, offsets: schedules[index]._eval(t - offsets[index],
+                                                                                   ScalarBackend))
 
 
 _probe = np.linspace(0.0, math.pi, 4096)
 if not _same_as_numpy(math.cos, np.cos, _probe):  # pragma: no cover - platform dependent
-    ScalarBackend.cos = staticmethod(np.cos)
+    ScalarBackend.cos = staticmethod(lambda x: float(np.cos(float(x))))  # type: ignore[assignment]
 
 NUMPY = NumpyBackend
 SCALAR = ScalarBackend

@@ -5,68 +5,53 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Iterable, Iterator
+from functools import cached_property
+from typing import Any, ClassVar
 
 import numpy as np
 
-from lrlab.units import Budget, check_length
+from lrlab.units import Budget
 
-from ._backend import NUMPY, SCALAR
+from . import _registry
+from ._backend import NUMPY
+from ._params import CHECK, KIND, check_sequence, field
+from ._plan import compile_plan
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-
-def _to_float(value: numbers.Real, name: str) -> float:
-    try:
-        return float(value)
-    except OverflowError:
-        raise ValueError(f"{name} must be a finite number; got an integer beyond float64's range") from None
-
-
+#: deepest syntax nesting the text form reads (calls, lists, operators)
+MAX_NESTING = 64
+#: deepest nesting of schedules inside schedules: one level less, for a list in the innermost,
+#: so that every schedule that can be built reads back from its text form
+MAX_DEPTH = MAX_NESTING - 1
+#: steps below this are whole float64 numbers: an int step computes as its float does
+_EXACT = 2**53
+#: steps per piece of ``values()``: cache-sized, and no full-size copy of the steps
 _CHUNK = 32_768
 
 
-def check_lr(value: object, name: str, *, positive: bool = False) -> float:
-    """A learning rate (or LR-like value): finite, >= 0 (> 0 if ``positive``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number; got {value!r}")
-    value = _to_float(value, name)
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        need = "positive" if positive else "non-negative"
-        raise ValueError(f"{name} must be a {need} finite number; got {value!r}")
-    return value
-
-
-def check_number(value: object, name: str, *, low: float = -math.inf, high: float = math.inf,
-                 low_open: bool = False, high_open: bool = False) -> float:
-    """A finite real number in the given range, else a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number; got {value!r}")
-    value = _to_float(value, name)
-    below = value <= low if low_open else value < low
-    above = value >= high if high_open else value > high
-    if not math.isfinite(value) or below or above:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ValueError(f"{name} must be a finite number in {lo}{low}, {high}{hi}; got {value!r}")
-    return value
-
-
-def check_choice(value: object, name: str, choices: Iterable[str]) -> str:
-    choices = tuple(choices)
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value  # type: ignore[return-value]
-
-
 def check_schedule(value: object, name: str) -> Schedule:
+    """``value`` if it is a Schedule, else a ValueError naming ``name``."""
     if not isinstance(value, Schedule):
         raise ValueError(f"{name} must be an lrlab Schedule; got {type(value).__name__}")
     return value
 
 
-def _check_step(step: object) -> int:
+def schedule() -> Any:
+    """Field declaration: a nested schedule."""
+    return field(check_schedule, "schedule")
+
+
+def schedules() -> Any:
+    """Field declaration: a non-empty list of schedules."""
+    def check(value: Any, name: str) -> tuple[Schedule, ...]:
+        items = check_sequence(value, name)
+        return tuple(check_schedule(v, f"{name}[{i}]") for i, v in enumerate(items))
+
+    return field(check, "schedule")
+
+
+def check_step(step: object) -> int:
+    """An update index: an int >= 0 (numpy integers accepted), else a clear error."""
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         raise TypeError(f"step must be an int >= 0; got {step!r} ({type(step).__name__})")
     step = int(step)
@@ -75,83 +60,132 @@ def _check_step(step: object) -> int:
     return step
 
 
-def _check_steps(steps: object) -> np.ndarray:
+def _step_chunks(steps: object) -> tuple[tuple[int, ...], Callable[[int, int], np.ndarray], int]:
+    """(shape, chunk(lo, hi) -> float64 steps, size) without a full-size float copy."""
+    if isinstance(steps, bool):
+        raise TypeError(f"steps must be integers >= 0 (an int n or an array of ints); got {steps!r}")
+    if isinstance(steps, numbers.Integral):
+        n = int(steps)
+        if n < 0:
+            raise ValueError(f"steps must be >= 0; got {n}")
+        return (n,), lambda lo, hi: np.arange(lo, hi, dtype=np.float64), n
+    if isinstance(steps, range):
+        r = steps
+        if len(r) and min(r[0], r[-1]) < 0:
+            raise ValueError(f"steps must be integers >= 0; got {min(r[0], r[-1])}")
+        return (len(r),), lambda lo, hi: np.arange(r.start + lo * r.step, r.start + hi * r.step, r.step,
+                                                  dtype=np.float64), len(r)
     try:
         array = np.asarray(steps)
     except (ValueError, OverflowError):
         raise TypeError("steps must be integers >= 0 in a flat list or array") from None
     if array.ndim == 0:
         raise TypeError("steps must be integers >= 0: values() takes an int n (for steps 0..n-1) "
-                        f"or an array of steps; got {steps!r}")
-    if array.dtype.kind in "iu":
-        pass
-    elif array.dtype.kind == "f" and array.size and np.all(np.isfinite(array)) and np.all(
-        array == np.floor(array)
-    ):
-        pass
-    elif array.dtype.kind == "f" and array.size == 0:
-        pass
-    else:
+                         f"or an array of steps; got {steps!r}")
+    if array.dtype.kind == "f" and array.size:
+        if not (np.all(np.isfinite(array)) and np.all(array == np.floor(array))):
+            raise TypeError(f"steps must be integers >= 0; got an array of dtype {array.dtype} "
+                             "with fractional or non-finite values")
+    elif array.dtype.kind not in "iuf":
         raise TypeError(f"steps must be integers >= 0; got an array of dtype {array.dtype}")
     if array.size and array.min() < 0:
         raise ValueError(f"steps must be integers >= 0; got {array.min()}")
-    return array.astype(np.float64)
+    flat = array.reshape(-1)
+    return array.shape, lambda lo, hi: flat[lo:hi].astype(np.float64), flat.size
 
 
 class Schedule:
     """A learning-rate schedule: ``s(t)`` is the LR used by optimizer update ``t``.
 
     Defined for every int ``t >= 0``; past its last phase it holds its final value.
-    Subclasses are frozen dataclasses whose fields are the family's parameters, so two
-    schedules with equal parameters are equal, hashable and print the same text form.
+    Subclasses are frozen dataclasses whose fields are the family's parameters (declared
+    with the helpers of ``_params``), so two schedules with equal parameters are equal,
+    hashable and print the same text form.
 
-    A subclass implements ``_eval(t, xp)``, the formula written once against an array
-    namespace (see ``_backend``); ``_at(t)`` is the scalar path and defaults to
-    ``_eval(t, SCALAR)``.
+    A family writes its formula once, ``_eval(t, xp)``, against an array namespace (see
+    ``_backend``): ``values()`` runs it with numpy, ``s(t)`` runs the plain-Python function
+    traced from it (``_plan``), ``evaluate(t, xp)`` with torch or jax.
     """
 
     __slots__ = ()
 
     family: ClassVar[str]
-    #: names of fields that hold lengths (steps or unit strings resolved by a Budget)
-    length_fields: ClassVar[tuple[str, ...]] = ()
+    #: set by ``__post_init__`` (cached attributes, not parameters)
+    depth: int
+    _ready: bool
+
+    # --- construction ---------------------------------------------------------------
+    def __post_init__(self) -> None:
+        prefix = self._prefix()
+        for f in self._parameters():
+            check = f.metadata.get(CHECK)
+            if check is not None:
+                object.__setattr__(self, f.name, check(getattr(self, f.name), f"{prefix}.{f.name}"))
+        depth = 1 + max((child.depth for child in self.children()), default=0)
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{prefix}: schedules nested more than {MAX_DEPTH} levels deep cannot be "
+                             f"written in the text form; got {depth} levels")
+        object.__setattr__(self, "depth", depth)
+        self._validate()
+        object.__setattr__(self, "_ready", not self.unresolved_lengths())
+        if self._ready:
+            self._prepare()
+
+    def _prefix(self) -> str:
+        """The name parameters are reported under (``cosine.steps``)."""
+        return self.family
+
+    def _validate(self) -> None:
+        """Checks between parameters (after each parameter's own check)."""
+
+    def _prepare(self) -> None:
+        """Precompute evaluation constants (only for resolved schedules)."""
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    @classmethod
+    def _parameters(cls) -> tuple[dataclasses.Field[Any], ...]:
+        return tuple(f for f in dataclasses.fields(cls) if f.init)  # type: ignore[arg-type]
 
     # --- evaluation -----------------------------------------------------------------
     def __call__(self, step: int) -> float:
         """The learning rate of update ``step`` (an int >= 0) as a Python float."""
-        if type(step) is not int or step < 0:
-            step = _check_step(step)
-        if not self._ready:
-            self._require_resolved()
+        if type(step) is int and 0 <= step < _EXACT:
+            return self.plan(step)  # an int below 2^53 computes as float(step) does
+        step = check_step(step)
         try:
             t = float(step)  # the vectorized path sees float64 steps: so does this one
         except OverflowError:
-            raise ValueError("step is too large to evaluate: beyond float64's range") from None
-        return float(self._at(t))
+            raise ValueError(f"step is too large to evaluate: beyond float64's range; got {step}") from None
+        return self.plan(t)
+
+    @cached_property
+    def plan(self) -> Callable[[float], float]:
+        """``s`` as a plain Python function of a float step, traced once from the formula."""
+        self.check_resolved()
+        return compile_plan(self)
+
+    @cached_property
+    def left_plan(self) -> Callable[[float], float]:
+        """The left limit ``lim s(u), u -> t-`` as a function of a float step."""
+        self.check_resolved()
+        return compile_plan(self, left=True)
 
     def values(self, steps: Iterable[int] | np.ndarray | int) -> np.ndarray:
         """The learning rates of many steps at once (float64), equal to ``s(t)`` bit for bit.
 
-        ``steps`` is an array-like of ints >= 0, or an int ``n`` for ``range(n)``.
+        ``steps`` is an array-like of ints >= 0, or an int ``n`` for ``range(n)``. Evaluated
+        in cache-sized pieces: memory is the output plus one piece.
         """
-        if isinstance(steps, numbers.Integral) and not isinstance(steps, bool):
-            if steps < 0:
-                raise ValueError(f"steps must be >= 0; got {steps}")
-            t = np.arange(int(steps), dtype=np.float64)
-        elif isinstance(steps, range):
-            t = np.arange(steps.start, steps.stop, steps.step, dtype=np.float64)
-            if t.size and t.min() < 0:
-                raise ValueError(f"steps must be integers >= 0; got {t.min():.0f}")
-        else:
-            t = _check_steps(steps)
-        self._require_resolved()
-        out = np.empty(t.shape)
-        flat_t, flat_out = t.reshape(-1), out.reshape(-1)
-        with np.errstate(all="ignore"):
-            for lo in range(0, flat_t.size, _CHUNK):  # cache-sized pieces: fewer memory passes
-                piece = flat_t[lo:lo + _CHUNK]
-                flat_out[lo:lo + _CHUNK] = np.broadcast_to(self._eval(piece, NUMPY), piece.shape)
-        return out
+        shape, chunk, size = _step_chunks(steps)
+        self.check_resolved()
+        out = np.empty(size)
+        with np.errstate(all="ignore"):  # unselected branches of where() may overflow
+            for lo in range(0, size, _CHUNK):
+                piece = chunk(lo, min(lo + _CHUNK, size))
+                out[lo:lo + piece.size] = np.broadcast_to(self._eval(piece, NUMPY), piece.shape)
+        return out.reshape(shape)
 
     def evaluate(self, t: Any, xp: Any) -> Any:
         """Evaluate on a float array ``t`` of steps with the array namespace ``xp``.
@@ -159,23 +193,24 @@ class Schedule:
         This is the hook for the framework backends (``lrlab.torch``, ``lrlab.jax``): the
         same formulas as ``values``, computed with that framework's operations.
         """
-        self._require_resolved()
+        self.check_resolved()
         if xp is NUMPY:
-            with np.errstate(all="ignore"):  # unselected branches of where() may overflow
+            with np.errstate(all="ignore"):
                 return self._eval(t, xp)
         return self._eval(t, xp)  # torch/jax: nothing numpy-specific here, so it compiles
 
-    def _at(self, t: float) -> float:
-        return self._eval(t, SCALAR)
+    def left_limit(self, step: float) -> float:
+        """The value approached just before ``step``: ``lim s(u)`` for ``u -> step-``.
 
-    def _finish(self) -> None:
-        """Called last by each family's ``__post_init__``: cache what evaluation needs."""
-        object.__setattr__(self, "_ready", self.resolved)
-        if self._ready:
-            self._prepare()
-
-    def _prepare(self) -> None:
-        """Precompute evaluation constants (only for resolved schedules)."""
+        Where the schedule is continuous this is ``s(step)``. At a jump it is the value before
+        it (at a multistep milestone, the level before the drop; where a warmup to 1e-4 meets
+        a decay starting at 9.9e-5, 1e-4). ``s(0)`` for ``step <= 0``.
+        """
+        if isinstance(step, bool) or not isinstance(step, numbers.Real) or not math.isfinite(step):
+            raise ValueError(f"step must be a finite number; got {step!r}")
+        if step <= 0:
+            return self(0)
+        return float(self.left_plan(float(step)))
 
     def _eval(self, t: Any, xp: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -189,9 +224,10 @@ class Schedule:
     @property
     def final_value(self) -> float:
         """The value held past :attr:`length` (for endless schedules: not defined)."""
-        if self.length is None:
+        length = self.length
+        if length is None:
             raise ValueError(f"{self.family} never ends, so it has no final value")
-        return self._at(self.length)
+        return float(self.plan(float(length)))
 
     def children(self) -> tuple[Schedule, ...]:
         """Schedules nested in this one (for composition nodes), in order."""
@@ -205,27 +241,43 @@ class Schedule:
         """Steps where a phase starts or ends (for tables and plots), ascending."""
         return (0.0,) + ((float(self.length),) if self.length is not None else ())
 
+    def describe(self, at_start: bool = True) -> list[str]:
+        """The parts of the schedule in a few words each, first to last (``at_start``: the
+        schedule begins the run, so a rise is a warmup)."""
+        return [self.family]
+
+    def time_scales(self) -> list[float]:
+        """Every length (in steps) written in the parameters, nested ones included: the time
+        scales a plot of an endless schedule should cover."""
+        found: list[float] = []
+        for f in self._parameters():
+            value = getattr(self, f.name)
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, Schedule):
+                    found += item.time_scales()
+                elif f.metadata.get(KIND) == "length" and isinstance(item, (int, float)):
+                    found.append(float(item))
+        return found
+
     def _field_values(self) -> list[Any]:
-        return [getattr(self, f.name) for f in dataclasses.fields(self) if f.init]  # type: ignore[arg-type]
+        return [getattr(self, f.name) for f in self._parameters()]
 
     # --- units ----------------------------------------------------------------------
     @property
     def resolved(self) -> bool:
         """True if every length is a number of steps (no '5%' or '375M tokens' left)."""
-        return not self.unresolved_lengths()
+        return self._ready
 
     def unresolved_lengths(self) -> list[tuple[str, str]]:
         """(parameter, text) of each length that still needs a Budget."""
         found: list[tuple[str, str]] = []
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in self._parameters():
             value = getattr(self, f.name)
-            if f.name in self.length_fields:
-                items = value if isinstance(value, tuple) else (value,)
-                found += [(f"{self.family}.{f.name}", v) for v in items if isinstance(v, str)]
-            elif isinstance(value, Schedule):
-                found += value.unresolved_lengths()
-            elif isinstance(value, tuple):
-                for item in value:
+            items = value if isinstance(value, tuple) else (value,)
+            if f.metadata.get(KIND) == "length":
+                found += [(f"{self._prefix()}.{f.name}", v) for v in items if isinstance(v, str)]
+            else:
+                for item in items:
                     if isinstance(item, Schedule):
                         found += item.unresolved_lengths()
         return found
@@ -237,12 +289,10 @@ class Schedule:
         if self.resolved:
             return self
         changes: dict[str, Any] = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            if not f.init:
-                continue
+        for f in self._parameters():
             value = getattr(self, f.name)
-            name = f"{self.family}.{f.name}"
-            if f.name in self.length_fields and value is not None:
+            name = f"{self._prefix()}.{f.name}"
+            if f.metadata.get(KIND) == "length" and value is not None:
                 if isinstance(value, tuple):
                     changes[f.name] = tuple(budget.steps(v, name) for v in value)
                 else:
@@ -250,48 +300,99 @@ class Schedule:
             elif isinstance(value, Schedule):
                 changes[f.name] = value.resolve(budget)
             elif isinstance(value, tuple) and any(isinstance(v, Schedule) for v in value):
-                changes[f.name] = tuple(
-                    v.resolve(budget) if isinstance(v, Schedule) else v for v in value
-                )
+                changes[f.name] = tuple(v.resolve(budget) if isinstance(v, Schedule) else v for v in value)
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
-    def _require_resolved(self) -> None:
-        missing = self.unresolved_lengths()
-        if missing:
-            where, text = missing[0]
-            raise ValueError(
-                f"{where}={text!r} is not in steps yet: call schedule.resolve(Budget(...)) "
-                "with the total steps, tokens per step or steps per epoch it needs"
-            )
+    def check_resolved(self) -> None:
+        """A clear ValueError if a length still needs a Budget ('5%', '375M tokens')."""
+        if self._ready:
+            return
+        where, text = self.unresolved_lengths()[0]
+        raise ValueError(
+            f"{where}={text!r} is not in steps yet: call schedule.resolve(Budget(...)) "
+            "with the total steps, tokens per step or steps per epoch it needs"
+        )
 
     # --- text and dict forms ------------------------------------------------------------
     def __repr__(self) -> str:
         return str(self)
 
     def __str__(self) -> str:
-        from ._text import format_schedule
+        positional, keywords = self.arguments()
+        args = [format_value(v) for v in positional] + [f"{k}={format_value(v)}" for k, v in keywords.items()]
+        return f"{self.family}({', '.join(args)})"
 
-        return format_schedule(self)
+    def arguments(self) -> tuple[list[Any], dict[str, Any]]:
+        """The text form's arguments: required parameters in order, then the others that
+        differ from their defaults, by name (``family(*positional, **keywords)`` rebuilds it)."""
+        positional: list[Any] = []
+        keywords: dict[str, Any] = {}
+        for f in self._parameters():
+            value = getattr(self, f.name)
+            if f.default is dataclasses.MISSING:
+                positional.append(value)
+            elif value != f.default or type(value) is not type(f.default):
+                keywords[f.name] = value
+        return positional, keywords
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; ``from_dict(s.to_dict()) == s``."""
-        from ._text import schedule_to_dict
+        """A JSON-ready dict ``{"family": name, parameter: value, ...}``, nested schedules
+        as dicts; ``from_dict(s.to_dict()) == s``."""
+        out: dict[str, Any] = {"family": self.family}
+        for f in self._parameters():
+            value = getattr(self, f.name)
+            if f.default is dataclasses.MISSING or value != f.default or type(value) is not type(f.default):
+                out[f.name] = _to_plain(value)
+        return out
 
-        return schedule_to_dict(self)
+    def walk(self) -> Iterator[Schedule]:
+        """This schedule and every schedule nested in it, depth first."""
+        yield self
+        for child in self.children():
+            yield from child.walk()
 
     # --- composition sugar --------------------------------------------------------------
     def __mul__(self, other: object) -> Schedule:
-        from ._families import Product, Scale
-
         if isinstance(other, Schedule):
-            return Product(self, other)
+            return _registry.build("product", self, other)
         if isinstance(other, numbers.Real) and not isinstance(other, bool):
-            return Scale(self, float(other))
+            return _registry.build("scale", self, other)
         return NotImplemented
 
     __rmul__ = __mul__
 
+    def __add__(self, other: object) -> Schedule:
+        if isinstance(other, Schedule):
+            return _registry.build("add", self, other)
+        if isinstance(other, numbers.Real) and not isinstance(other, bool):
+            return _registry.build("offset", self, other)
+        return NotImplemented
 
-def validate_length(value: object, name: str, *, allow_zero: bool = False) -> Any:
-    """Lengths in a schedule: steps (int or float) or a unit string."""
-    return check_length(value, name, allow_zero=allow_zero)
+    __radd__ = __add__
+
+
+def format_value(value: Any) -> str:
+    """One argument in the text form."""
+    if isinstance(value, Schedule):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"a schedule parameter is not finite: {value!r}")
+        return repr(value)
+    if isinstance(value, (int, str)):
+        return repr(value)
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    raise ValueError(f"cannot write {value!r} in the text form")
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, Schedule):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_to_plain(v) for v in value]
+    return value

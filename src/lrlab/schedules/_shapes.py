@@ -37,12 +37,26 @@ SHAPE_ALIASES = {
 }
 
 
+_WORDS = {
+    "linear": "linear", "cosine": "cosine", "one_minus_sqrt": "1-sqrt",
+    "one_minus_square": "1-square", "polynomial": "polynomial", "geometric": "exponential",
+}
+
+
+def shape_words(shape: str, power: float = 1.0) -> str:
+    """How people name a shape ("1-sqrt", "polynomial (power 2)")."""
+    word = _WORDS.get(shape, shape)
+    if shape == "polynomial" and power != 1.0:
+        word += f" (power {power:g})"
+    return word
+
+
 def canonical_shape(name: object) -> object:
     """The canonical name of a shape alias (other values are returned unchanged)."""
     return SHAPE_ALIASES.get(name, name) if isinstance(name, str) else name
 
 
-def _fall(shape: str, t, length: float, power: float, xp):
+def fall(shape: str, t, length: float, power: float, xp):
     """f(t / L) for a falling phase (1 at t = 0, 0 at t = L)."""
     if shape == "linear":
         return (length - t) / length
@@ -91,5 +105,5 @@ def inside(start: float, end: float, t, length: float, shape: str, power: float,
     if start >= end or shape == "cosine":
         # the cosine curve is its own time reversal: one expression serves both directions,
         # the one torch's OneCycleLR uses, so 1cycle LRs match torch's to the last bit
-        return end + (start - end) * _fall(shape, t, length, power, xp)
+        return end + (start - end) * fall(shape, t, length, power, xp)
     return start + (end - start) * _rise(shape, t, length, power, xp)

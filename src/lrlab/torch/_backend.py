@@ -7,6 +7,7 @@ import math
 import torch
 
 from lrlab.schedules import Schedule, check_schedule
+from lrlab.schedules._backend import where_switch
 
 
 def _power(base, exponent):
@@ -31,6 +32,17 @@ def _maximum(x, bound):
     return torch.clamp(x, min=bound)
 
 
+def _search(edges, t):
+    """How many of the ascending ``edges`` are ``<= t`` (``bisect_right``), on t's device."""
+    if not isinstance(t, torch.Tensor):
+        t = torch.as_tensor(t, dtype=torch.float64)
+    return torch.bucketize(t, torch.tensor(edges, dtype=t.dtype, device=t.device), right=True)
+
+
+def _take(table, index):
+    return torch.tensor(table, dtype=torch.float64, device=index.device)[index]
+
+
 class TorchBackend:
     """torch operations with the members the schedule formulas use."""
 
@@ -45,6 +57,12 @@ class TorchBackend:
     where = staticmethod(_where)
     minimum = staticmethod(_minimum)
     maximum = staticmethod(_maximum)
+    search = staticmethod(_search)
+    take = staticmethod(_take)
+
+    @staticmethod
+    def switch(index, schedules, t, offsets):
+        return where_switch(TorchBackend, index, schedules, t, offsets)
 
 
 def lr_tensor(schedule: Schedule, step: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
