@@ -95,14 +95,14 @@ def _positive_arg(text: str) -> float:
     return int(quantity.amount) if quantity.amount.is_integer() else quantity.amount
 
 
-def _size_arg(low: int):
+def _size_arg(low: int, high: int):
     def check(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = None
-        if value is None or value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}; got {text!r}")
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}; got {text!r}")
         return value
 
     return check
@@ -441,8 +441,8 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--steps", nargs="+", metavar="N", help="also tabulate these steps")
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
     show.add_argument("--log", action="store_true", help="log-scale LR axis in the plot")
-    show.add_argument("--width", type=_size_arg(20), metavar="W", help="plot width in characters")
-    show.add_argument("--height", type=_size_arg(2), default=12, metavar="H",
+    show.add_argument("--width", type=_size_arg(20, 1000), metavar="W", help="plot width in characters")
+    show.add_argument("--height", type=_size_arg(2, 200), default=12, metavar="H",
                       help="plot height in rows (default 12)")
     show.add_argument("--ascii", action="store_true", help="plot with ASCII characters only")
     show.add_argument("--no-plot", action="store_true", help="leave out the plot")

@@ -6,6 +6,7 @@ Accepted strings (case-insensitive, an optional K/M/B/G/T multiplier before the 
     "5%"                      of the budget's total steps
     "375M tokens"             tokens / tokens_per_step
     "2ep", "2 epochs"         epochs * steps_per_epoch
+    "rest" (REST in the text form)   what remains of the total after the phases before it
 
 Units resolve to exact step counts: ``"375M tokens"`` at 524288 tokens per step is
 715.2557... steps, so a token-based warmup ends between two updates, as the token-based
@@ -53,13 +54,15 @@ class Quantity:
 
 
 def parse_length(text: str, name: str = "length") -> Quantity:
-    """Parse a length string such as ``"5%"``, ``"375M tokens"`` or ``"2ep"``."""
+    """Parse a length string such as ``"5%"``, ``"375M tokens"``, ``"2ep"`` or ``"rest"``."""
+    if text.strip().lower() == "rest":
+        return Quantity(1.0, "rest")
     match = _LENGTH.match(text) if len(text) <= 64 else None
     split = _split_unit(match.group("rest")) if match else None
     if match is None or split is None:
         raise ValueError(
             f"{name} must be a number of steps or a string such as '5%', '375M tokens', "
-            f"'2ep' or '1500 steps'; got {text!r}"
+            f"'2ep', '1500 steps' or 'rest'; got {text!r}"
         )
     multiplier, unit = split
     amount = float(match.group("number")) * _MULTIPLIERS[multiplier]
@@ -127,11 +130,22 @@ class Budget:
             raise ValueError("a '%' length needs Budget.total_steps; none was given")
         return self.steps(self.total_steps, "Budget.total_steps")
 
-    def steps(self, length: Length, name: str = "length") -> int | float:
-        """Number of steps in ``length`` (exact; a whole number is returned as int)."""
+    def steps(self, length: Length, name: str = "length", *, offset: float = 0.0) -> int | float:
+        """Number of steps in ``length`` (exact; a whole number is returned as int).
+
+        ``offset`` is where the phase starts in the run: ``'rest'`` is the total minus it.
+        """
         if not isinstance(length, str):
             return check_length(length, name, allow_zero=True)
         quantity = parse_length(length, name)
+        if quantity.unit == "rest":
+            if self.total_steps is None:
+                raise ValueError(f"{name}='rest' is the rest of the run: give Budget(total_steps=...)")
+            rest = self.steps_total - offset
+            if rest <= 0:
+                raise ValueError(f"{name}='rest' starts at step {offset:g}, at or past the end of the run "
+                                 f"({self.steps_total} steps): nothing is left for it")
+            return _whole(rest)
         if quantity.unit == "steps":
             return _whole(quantity.amount)
         if quantity.unit == "percent":

@@ -41,19 +41,66 @@ def _numpy_power(base: Any, exponent: Any) -> Any:
     return np.exp(np.log(base) * exponent)
 
 
+_ARRAYS: dict[int, tuple[Sequence[float], np.ndarray]] = {}
+
+
+def _array(table: Sequence[float]) -> np.ndarray:
+    """``table`` as a float64 array, converted once (tables are tuples held by schedules;
+    the tuple is kept with its array, so its id cannot be reused while cached)."""
+    hit = _ARRAYS.get(id(table))
+    if hit is not None and hit[0] is table:
+        return hit[1]
+    array = np.asarray(table, dtype=np.float64)
+    if len(_ARRAYS) >= 256:
+        _ARRAYS.clear()
+    _ARRAYS[id(table)] = (table, array)
+    return array
+
+
 def _numpy_search(edges: Sequence[float], t: Any) -> Any:
-    return np.searchsorted(np.asarray(edges, dtype=np.float64), t, side="right")
+    edges_array = _array(edges)
+    t = np.asarray(t)
+    if t.ndim == 1 and t.size > 1 and edges_array.size > 8 and bool(np.all(t[1:] >= t[:-1])):
+        # ascending steps (values(n)): place the edges among the steps instead, one pass
+        first = np.searchsorted(t, edges_array, side="left")  # first step at or past each edge
+        return np.cumsum(np.bincount(first, minlength=t.size + 1)[:t.size])
+    return np.searchsorted(edges_array, t, side="right")
 
 
 def _numpy_take(table: Sequence[float], index: Any) -> Any:
-    return np.asarray(table, dtype=np.float64)[index]
+    return _array(table)[index]
+
+
+#: a switch over more pieces than this evaluates pieces of one kind together (see Schedule.batch)
+BATCH_PIECES = 16
+_BATCHES: dict[int, tuple[Sequence[Any], Any]] = {}
+
+
+def _batch(schedules: Sequence[Any]) -> Any:
+    """One evaluator for all ``schedules`` if they are of one kind (``Schedule.batch``),
+    else None; made once per tuple of schedules."""
+    hit = _BATCHES.get(id(schedules))
+    if hit is not None and hit[0] is schedules:
+        return hit[1]
+    key = schedules[0].batch_key()
+    same = key is not None and all(s.batch_key() == key for s in schedules)
+    evaluator = type(schedules[0]).batch(schedules) if same else None
+    if len(_BATCHES) >= 64:
+        _BATCHES.clear()
+    _BATCHES[id(schedules)] = (schedules, evaluator)
+    return evaluator
 
 
 def _numpy_switch(index: Any, schedules: Sequence[Any], t: Any, offsets: Sequence[float]) -> Any:
     """``schedules[i](t - offsets[i])``, each schedule evaluated on its own elements only
-    (in contiguous runs when ``index`` is sorted)."""
+    (in contiguous runs when ``index`` is sorted); many pieces of one kind (a long join of
+    phases) at once, with their parameters gathered per element."""
     if len(schedules) == 1:
         return schedules[0]._eval(t - offsets[0], NumpyBackend)
+    if len(schedules) > BATCH_PIECES:
+        evaluator = _batch(schedules)
+        if evaluator is not None:
+            return evaluator(index, t - _array(offsets)[index])
     index, t = np.broadcast_arrays(np.asarray(index), np.asarray(t, dtype=np.float64))
     out = np.empty(t.shape)
     flat_i, flat_t, flat_out = index.reshape(-1), t.reshape(-1), out.reshape(-1)

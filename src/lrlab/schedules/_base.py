@@ -215,6 +215,16 @@ class Schedule:
     def _eval(self, t: Any, xp: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def batch_key(self) -> Any:
+        """Schedules with the same key (not None) evaluate together through :meth:`batch`:
+        the same formula with per-element parameters (a long join of phases)."""
+        return None
+
+    @classmethod
+    def batch(cls, schedules: Any) -> Callable[[Any, Any], Any]:  # pragma: no cover - abstract
+        """``(i, t) -> schedules[i](t)`` elementwise with numpy, for schedules of one key."""
+        raise NotImplementedError
+
     # --- structure ------------------------------------------------------------------
     @property
     def length(self) -> float | None:
@@ -283,9 +293,15 @@ class Schedule:
         return found
 
     def resolve(self, budget: Budget) -> Schedule:
-        """A copy with every unit length ('5%', '375M tokens', '2ep') turned into steps."""
+        """A copy with every unit length ('5%', '375M tokens', '2ep', 'rest') turned into steps."""
         if not isinstance(budget, Budget):
             raise ValueError(f"budget must be an lrlab.Budget; got {type(budget).__name__}")
+        return self.resolve_at(budget, 0.0)
+
+    def resolve_at(self, budget: Budget, offset: float) -> Schedule:
+        """:meth:`resolve` for a schedule that starts at step ``offset`` of the run (where a
+        ``'rest'`` length is measured from). Nested schedules start where this one does,
+        unless the family says otherwise (a join, a warmup)."""
         if self.resolved:
             return self
         changes: dict[str, Any] = {}
@@ -294,14 +310,20 @@ class Schedule:
             name = f"{self._prefix()}.{f.name}"
             if f.metadata.get(KIND) == "length" and value is not None:
                 if isinstance(value, tuple):
-                    changes[f.name] = tuple(budget.steps(v, name) for v in value)
+                    changes[f.name] = tuple(budget.steps(v, name, offset=offset) for v in value)
                 else:
-                    changes[f.name] = budget.steps(value, name)
+                    changes[f.name] = budget.steps(value, name, offset=offset)
             elif isinstance(value, Schedule):
-                changes[f.name] = value.resolve(budget)
+                changes[f.name] = value.resolve_at(budget, offset + self._child_offset(f.name, changes))
             elif isinstance(value, tuple) and any(isinstance(v, Schedule) for v in value):
-                changes[f.name] = tuple(v.resolve(budget) if isinstance(v, Schedule) else v for v in value)
+                changes[f.name] = tuple(v.resolve_at(budget, offset) if isinstance(v, Schedule) else v
+                                        for v in value)
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def _child_offset(self, name: str, resolved: dict[str, Any]) -> float:
+        """Where the nested schedule ``name`` starts, relative to this one (``resolved``: the
+        parameters resolved so far)."""
+        return 0.0
 
     def check_resolved(self) -> None:
         """A clear ValueError if a length still needs a Budget ('5%', '375M tokens')."""
@@ -381,6 +403,8 @@ def format_value(value: Any) -> str:
         if not math.isfinite(value):
             raise ValueError(f"a schedule parameter is not finite: {value!r}")
         return repr(value)
+    if value == "rest":
+        return "REST"
     if isinstance(value, (int, str)):
         return repr(value)
     if value is None:

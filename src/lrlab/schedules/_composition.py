@@ -50,6 +50,20 @@ class Join(Schedule):
     def arguments(self) -> tuple[list[Any], dict[str, Any]]:
         return list(self.parts), {}
 
+    def resolve_at(self, budget: Any, offset: float) -> Schedule:
+        if self.resolved:
+            return self
+        parts: list[Schedule] = []
+        start = offset
+        for i, part in enumerate(self.parts):
+            resolved = part.resolve_at(budget, start)
+            parts.append(resolved)
+            if i < len(self.parts) - 1:
+                if resolved.length is None:
+                    raise ValueError(f"join.parts[{i}] ({resolved}) never ends, so nothing can follow it")
+                start += resolved.length
+        return Join(tuple(parts))
+
     def _prepare(self) -> None:
         starts = [0.0]
         for i, part in enumerate(self.parts[:-1]):

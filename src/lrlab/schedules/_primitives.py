@@ -9,9 +9,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from lrlab.units import Length
 
 from . import _params as param
+from ._backend import NUMPY
 from ._base import Schedule
 from ._registry import constructor, family_class
 from ._shapes import SHAPE_ALIASES, SHAPES, interpolate, shape_words
@@ -117,6 +120,9 @@ class Phase(Schedule):
                 f"geometric.start and geometric.end must both be positive (geometric "
                 f"interpolation cannot reach or leave 0); got {self.start!r}, {self.end!r}"
             )
+        if name == "geometric" and self.start > 0.0 and not 0.0 < self.end / self.start < math.inf:
+            raise ValueError(f"geometric.end / geometric.start must be a ratio within float64's range; "
+                             f"got {self.end!r} / {self.start!r}")
 
     @property
     def length(self) -> float:
@@ -129,6 +135,21 @@ class Phase(Schedule):
 
     def _eval(self, t: Any, xp: Any) -> Any:
         return interpolate(self.start, self.end, t, self._length, self._shape, self.power, xp)
+
+    def batch_key(self) -> Any:
+        return ("phase", self._shape, self.power) if self._ready else None
+
+    @classmethod
+    def batch(cls, schedules: Any) -> Any:
+        """The phase formula with each element's own start, end and length."""
+        first = schedules[0]
+        start, end, span = (np.array([getattr(p, name) for p in schedules], dtype=np.float64)
+                            for name in ("start", "end", "_length"))
+
+        def evaluate(index: Any, t: Any) -> Any:
+            return interpolate(start[index], end[index], t, span[index], first._shape, first.power, NUMPY)
+
+        return evaluate
 
     def describe(self, at_start: bool = True) -> list[str]:
         word = shape_words(self.shape, self.power)
@@ -201,7 +222,7 @@ class Exponential(Schedule):
     _every: float = param.cached()
 
     def _validate(self) -> None:
-        if self.gamma > 1.0 and self.cap is None and self.lr > 0.0:
+        if self.gamma > 1.0 and self.cap is None:
             raise ValueError(f"exponential.gamma > 1 grows without bound: give exponential.cap (the "
                              f"largest LR, optax's end_value) or a gamma in (0, 1]; got {self.gamma!r}")
         if self.cap is not None and self.cap < self.floor:

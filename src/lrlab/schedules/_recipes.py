@@ -19,7 +19,7 @@ from ._composition import Join, Limit, Scale
 from ._params import check_number
 from ._primitives import Constant, Phase, steps_of
 from ._registry import constructor, family_class
-from ._shapes import SHAPE_ALIASES, SHAPES, shape_words
+from ._shapes import SHAPE_ALIASES, SHAPES, interpolate, shape_words
 
 WARMUP_SHAPES = SHAPES
 DECAY_SHAPES = SHAPES
@@ -84,6 +84,9 @@ class Warmup(_Lowered):
     ramp: Length | None = param.length(default=None, optional=True)
     shape: str = param.choice(WARMUP_SHAPES, default="linear", aliases=SHAPE_ALIASES)
 
+    def _child_offset(self, name: str, resolved: dict[str, Any]) -> float:
+        return steps_of(resolved.get("steps", self.steps)) if name == "then" else 0.0
+
     def _validate(self) -> None:
         if self.shape == "geometric" and self.start_factor == 0.0:
             raise ValueError("warmup.start_factor must be > 0 for a geometric (exponential) warmup; got 0.0")
@@ -101,6 +104,9 @@ class Warmup(_Lowered):
         if shape == "geometric" and (start == 0.0) != (peak == 0.0):
             # start_factor * peak underflows to 0 (peak 5e-324): the ramp is linear from 0
             shape = "linear"
+        elif shape == "geometric" and start > 0.0 and not peak / start < math.inf:
+            raise ValueError(f"warmup.start_factor={self.start_factor!r} is too small for a geometric "
+                             f"warmup to {peak!r}: the ratio overflows float64")
         parts: list[Schedule] = [Phase(start, peak, ramp, shape)]
         if ramp < steps:
             parts.append(Constant(peak, steps - ramp))
@@ -358,13 +364,20 @@ def onecycle(peak: float, steps: Length, pct_start: float = 0.3, div: float = 25
 
 @family_class()
 @dataclass(frozen=True, repr=False)
-class Piecewise(_Lowered):
+class Piecewise(Schedule):
     """Linear interpolation through the points ``(steps[i], lrs[i])``; holds ``lrs[0]``
-    before the first point and ``lrs[-1]`` after the last."""
+    before the first point and ``lrs[-1]`` after the last.
+
+    Between points ``i`` and ``i + 1`` it is the linear phase from ``lrs[i]`` to
+    ``lrs[i + 1]`` over ``steps[i + 1] - steps[i]`` (``_shapes``), evaluated for all pieces
+    at once: the piece is found by ``search``, its parameters by ``take``.
+    """
 
     family: ClassVar[str] = "piecewise"
     steps: tuple[Length, ...] = param.lengths(allow_zero=True)
     lrs: tuple[float, ...] = param.lrs()
+    _marks: tuple[float, ...] = param.cached()
+    _table: tuple[tuple[float, ...], ...] = param.cached()
 
     def _validate(self) -> None:
         if len(self.steps) != len(self.lrs):
@@ -373,18 +386,32 @@ class Piecewise(_Lowered):
                 f"{len(self.steps)} and {len(self.lrs)}"
             )
 
-    def _lower(self) -> Schedule:
-        marks = [steps_of(s) for s in self.steps]
+    def _prepare(self) -> None:
+        marks = tuple(steps_of(s) for s in self.steps)
         if any(b <= a for a, b in itertools.pairwise(marks)):
             raise ValueError(f"piecewise.steps must be strictly increasing; got {list(self.steps)[:20]}")
-        parts: list[Schedule] = []
-        if marks[0] > 0:
-            parts.append(Constant(self.lrs[0], marks[0]))
-        for (a, lr_a), (b, lr_b) in zip(zip(marks, self.lrs), zip(marks[1:], self.lrs[1:])):
-            parts.append(Phase(lr_a, lr_b, b - a, "linear"))
-        if not parts or len(marks) == 1:
-            parts.append(Constant(self.lrs[-1]))
-        return Join(tuple(parts))
+        lrs = self.lrs
+        # piece i holds the steps with i points at or before them: 0 before the first point
+        # (lrs[0] held), n after the last (lrs[-1] held), else the segment from point i - 1
+        starts = (0.0, *marks)
+        spans = (marks[0] or 1.0, *(b - a for a, b in itertools.pairwise(marks)), 1.0)
+        begin = (lrs[0], *lrs)
+        end = (lrs[0], *lrs[1:], lrs[-1])
+        self._set("_marks", marks)
+        self._set("_table", (starts, spans, begin, end))
+
+    @property
+    def length(self) -> float | None:
+        return None if len(self.steps) == 1 else steps_of(self.steps[-1])
+
+    def boundaries(self) -> tuple[float, ...]:
+        self.check_resolved()
+        return tuple(sorted({0.0, *self._marks}))
+
+    def _eval(self, t: Any, xp: Any) -> Any:
+        piece = xp.search(self._marks, t)
+        starts, spans, begin, end = (xp.take(column, piece) for column in self._table)
+        return interpolate(begin, end, t - starts, spans, "linear", 1.0, xp)
 
     def describe(self, at_start: bool = True) -> list[str]:
         return [f"piecewise linear through {len(self.steps)} points"]

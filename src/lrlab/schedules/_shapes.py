@@ -102,8 +102,15 @@ def inside(start: float, end: float, t, length: float, shape: str, power: float,
     exact ends)."""
     if shape == "geometric":
         return start * xp.power(end / start, t / length)
-    if start >= end or shape == "cosine":
+    if shape == "cosine":
         # the cosine curve is its own time reversal: one expression serves both directions,
         # the one torch's OneCycleLR uses, so 1cycle LRs match torch's to the last bit
         return end + (start - end) * fall(shape, t, length, power, xp)
-    return start + (end - start) * _rise(shape, t, length, power, xp)
+    falling = start >= end
+    if isinstance(falling, bool):  # one phase: its direction is known
+        if falling:
+            return end + (start - end) * fall(shape, t, length, power, xp)
+        return start + (end - start) * _rise(shape, t, length, power, xp)
+    # many phases at once (piecewise: start, end and length are per element)
+    return xp.where(falling, end + (start - end) * fall(shape, t, length, power, xp),
+                    start + (end - start) * _rise(shape, t, length, power, xp))

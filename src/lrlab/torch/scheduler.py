@@ -147,7 +147,7 @@ class Scheduler(LRScheduler):
                 bases.append(base)
             plan.append((bases.index(base), factor))
         self._plan_items = plan
-        self._evaluators = [base._at for base in bases]  # resolved: checked in _plan
+        self._evaluators = [base.plan for base in bases]  # resolved: checked in _plan
         shared = len(bases) == 1 and all(factor == 1.0 for _, factor in plan)
         self._shared = self._evaluators[0] if shared else None
 
