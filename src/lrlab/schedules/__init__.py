@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from lrlab.units import Budget
 
-from ._backend import NUMPY
+from ._backend import NUMPY, where_switch
 from ._base import MAX_DEPTH, MAX_NESTING, Schedule, check_schedule
 from ._composition import (
     Add,
@@ -90,5 +90,5 @@ __all__ = [
     "inverse_sqrt", "join", "limit", "linear", "multistep", "offset", "one_minus_sqrt",
     "one_minus_square", "onecycle", "parse", "piecewise", "polynomial", "product",
     "quantize", "repeat", "scale", "scale_batch", "sgdr", "shift", "step", "untuned_warmup",
-    "warmup", "warmup_cosine", "wsd",
+    "warmup", "warmup_cosine", "where_switch", "wsd",
 ]

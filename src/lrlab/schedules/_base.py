@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import operator
 from collections.abc import Callable, Iterable, Iterator
-from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -16,15 +16,15 @@ from lrlab.units import Budget
 from . import _registry
 from ._backend import NUMPY
 from ._params import CHECK, KIND, check_sequence, field
-from ._plan import compile_plan
+from ._plan import compile_plan, compile_plans
 
 #: deepest syntax nesting the text form reads (calls, lists, operators)
 MAX_NESTING = 64
 #: deepest nesting of schedules inside schedules: one level less, for a list in the innermost,
 #: so that every schedule that can be built reads back from its text form
 MAX_DEPTH = MAX_NESTING - 1
-#: steps below this are whole float64 numbers: an int step computes as its float does
-_EXACT = 2**53
+#: attributes holding the functions compiled from the formula (not part of the value)
+_COMPILED = ("plan", "_call", "left_plan")
 #: steps per piece of ``values()``: cache-sized, and no full-size copy of the steps
 _CHUNK = 32_768
 
@@ -149,28 +149,39 @@ class Schedule:
         return tuple(f for f in dataclasses.fields(cls) if f.init)  # type: ignore[arg-type]
 
     # --- evaluation -----------------------------------------------------------------
-    def __call__(self, step: int) -> float:
-        """The learning rate of update ``step`` (an int >= 0) as a Python float."""
-        if type(step) is int and 0 <= step < _EXACT:
-            return self.plan(step)  # an int below 2^53 computes as float(step) does
-        step = check_step(step)
-        try:
-            t = float(step)  # the vectorized path sees float64 steps: so does this one
-        except OverflowError:
-            raise ValueError(f"step is too large to evaluate: beyond float64's range; got {step}") from None
-        return self.plan(t)
+    if TYPE_CHECKING:
+        def __call__(self, step: int) -> float:
+            """The learning rate of update ``step`` (an int >= 0) as a Python float."""
+    else:
+        # ``s(t)`` runs the schedule's compiled function directly (``_call``, made on first use
+        # by ``__getattr__``): Python looks ``__call__`` up on the type, and this property hands
+        # back the instance's own function without a Python frame of its own
+        __call__ = property(operator.attrgetter("_call"),
+                            doc="The learning rate of update ``step`` (an int >= 0) as a Python float.")
 
-    @cached_property
-    def plan(self) -> Callable[[float], float]:
-        """``s`` as a plain Python function of a float step, traced once from the formula."""
-        self.check_resolved()
-        return compile_plan(self)
+    def __getattr__(self, name: str) -> Any:
+        if name in ("_call", "plan"):
+            self.check_resolved()
+            plan, call = compile_plans(self)
+            object.__setattr__(self, "plan", plan)
+            object.__setattr__(self, "_call", call)
+            return call if name == "_call" else plan
+        if name == "left_plan":
+            self.check_resolved()
+            plan = compile_plan(self, left=True)
+            object.__setattr__(self, "left_plan", plan)
+            return plan
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    @cached_property
-    def left_plan(self) -> Callable[[float], float]:
-        """The left limit ``lim s(u), u -> t-`` as a function of a float step."""
-        self.check_resolved()
-        return compile_plan(self, left=True)
+    def __getstate__(self) -> dict[str, Any]:
+        # the compiled functions are made again on first use after unpickling
+        return {k: v for k, v in self.__dict__.items() if k not in _COMPILED}
+
+    if TYPE_CHECKING:
+        #: ``s`` as a plain Python function of a float step, traced once from the formula
+        plan: Callable[[float], float]
+        #: the left limit ``lim s(u), u -> t-`` as a function of a float step
+        left_plan: Callable[[float], float]
 
     def values(self, steps: Iterable[int] | np.ndarray | int) -> np.ndarray:
         """The learning rates of many steps at once (float64), equal to ``s(t)`` bit for bit.

@@ -342,9 +342,27 @@ def _fold(a: Number, op: str, b: Number) -> Number:
     return a / b if b != 0 else (math.inf if a > 0 else -math.inf if a < 0 else math.nan)
 
 
-def compile_plan(schedule: Any, left: bool = False) -> Callable[[float], float]:
-    """``t -> schedule(t)`` as one Python function traced from ``schedule._eval`` (for a
-    resolved schedule; ``t`` a float step). ``left=True``: the left limit at ``t``."""
+def _checked_step(step: Any) -> float:
+    """A step that is not a plain int below 2^53: checked, then as a float."""
+    from ._base import check_step
+
+    step = check_step(step)
+    try:
+        return float(step)  # the vectorized path sees float64 steps: so does this one
+    except OverflowError:
+        digits = len(str(step))
+        raise ValueError(f"step is too large to evaluate: beyond float64's range; got an int of {digits} "
+                         "digits") from None
+
+
+#: the first line of ``call``: an int below 2^53 computes as its float does; anything else is
+#: checked (a TypeError or ValueError naming the step) and converted
+_ENTRY = "    if t.__class__ is not int or t < 0 or t >= 9007199254740992:\n        t = _checked_step(t)\n"
+
+
+def trace(schedule: Any, left: bool = False) -> tuple[str, dict[str, Any]]:
+    """The body of the plan of ``schedule`` (its lines, indented, ending in ``return``) and
+    the constants it refers to."""
     tracer = Tracer(left)
     result = schedule._eval(Sym("t", tracer), tracer)
     value = tracer.code(result)
@@ -353,9 +371,23 @@ def compile_plan(schedule: Any, left: bool = False) -> Callable[[float], float]:
     lines = [*tracer.lines, f"    return {value}"]
     if len(lines) <= MAX_INLINE_LINES:
         lines = _inline_single_uses(lines)
-    source = "def plan(t):\n" + "\n".join(lines) + "\n"
-    namespace = dict(tracer.globals)
+    return "\n".join(lines) + "\n", tracer.globals
+
+
+def compile_plan(schedule: Any, left: bool = False) -> Callable[[float], float]:
+    """``t -> schedule(t)`` as one Python function traced from ``schedule._eval`` (for a
+    resolved schedule; ``t`` a float step). ``left=True``: the left limit at ``t``."""
+    return compile_plans(schedule, left)[0]
+
+
+def compile_plans(schedule: Any, left: bool = False
+                  ) -> tuple[Callable[[float], float], Callable[[Any], float]]:
+    """``(plan, call)``: the plan of :func:`compile_plan`, and the same body behind a check
+    of the step, which is what ``schedule(step)`` runs (one Python call in all)."""
+    body, constants = trace(schedule, left)
+    source = f"def plan(t):\n{body}\n\ndef call(t):\n{_ENTRY}{body}"
+    namespace = dict(constants, _checked_step=_checked_step)
     exec(compile(source, f"<lrlab plan: {schedule.family}>", "exec"), namespace)
-    plan: Callable[[float], float] = namespace["plan"]
-    plan.__doc__ = source
-    return plan
+    plan, call = namespace["plan"], namespace["call"]
+    plan.__doc__ = call.__doc__ = "def plan(t):\n" + body
+    return plan, call
