@@ -55,6 +55,11 @@ def test_sgdr_cycles_that_outlast_float64_are_refused():
     (lambda: lrlab.cosine(1.0, 0.0, float("nan")), "cosine.steps"),
     (lambda: lrlab.cosine(1.0, 0.0, 10**400), "cosine.steps"),
     (lambda: lrlab.constant(float("inf")), "constant.lr"),
+    (lambda: lrlab.scale(lrlab.constant(1e300), 1e300), "scale.factor"),
+    (lambda: lrlab.product(lrlab.constant(1e300), lrlab.cosine(1e300, 0.0, 10)), "product.second"),
+    (lambda: lrlab.constant(1e308) + lrlab.constant(1e308), "add.second"),
+    (lambda: lrlab.offset(lrlab.constant(1e308), 1e308), "offset.value"),
+    (lambda: parse("2e300 * constant(1e10)"), "scale.factor"),
 ])
 def test_bad_parameters_are_refused_naming_the_parameter(call, parameter):
     with pytest.raises(ValueError, match=parameter.replace(".", r"\.")):
@@ -75,6 +80,16 @@ def test_bad_parameters_are_refused_naming_the_parameter(call, parameter):
 ])
 def test_extreme_but_valid_schedules_are_finite_everywhere(s):
     _finite_everywhere(s)
+
+
+def test_every_built_schedule_has_a_finite_upper_bound_that_holds():
+    cases = [lrlab.preset("gpt3-125m"), lrlab.sgdr(1.0, 10, mult=2, decay=0.5),
+             lrlab.clamp(lrlab.cosine(2.0, 0.0, 10), low=0.5, high=1.5), lrlab.constant(0.2) + lrlab.cosine(1.0, 0.0, 10),
+             lrlab.multistep(1.0, [10, 20], gamma=3.0), lrlab.exponential(1e-3, 1.5, cap=0.5)]
+    for s in cases:
+        bound = s.upper_bound()
+        assert math.isfinite(bound)
+        assert float(s.values(200).max()) <= bound
 
 
 def test_the_warmup_that_failed_on_some_runs_constructs():

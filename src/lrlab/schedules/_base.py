@@ -127,6 +127,10 @@ class Schedule:
                              f"written in the text form; got {depth} levels")
         object.__setattr__(self, "depth", depth)
         self._validate()
+        bound = self.upper_bound()
+        if not math.isfinite(bound):
+            raise ValueError(f"{self._bound_parameter()}: the values of {prefix} reach {bound!r}, beyond "
+                             "float64's range; expected parameters that keep every value finite")
         object.__setattr__(self, "_ready", not self.unresolved_lengths())
         if self._ready:
             self._prepare()
@@ -266,6 +270,15 @@ class Schedule:
         """The parts of the schedule in a few words each, first to last (``at_start``: the
         schedule begins the run, so a rise is a warmup)."""
         return [self.family]
+
+    def upper_bound(self) -> float:
+        """A value no step exceeds (finite for every schedule that constructs): the largest of
+        the nested schedules' bounds unless the family says otherwise."""
+        return max((child.upper_bound() for child in self.children()), default=0.0)
+
+    def _bound_parameter(self) -> str:
+        """The parameter named when the values would overflow."""
+        return self._prefix()
 
     def time_scales(self) -> list[float]:
         """Every length (in steps) written in the parameters, nested ones included: the time

@@ -153,6 +153,12 @@ class Scale(_ValueMap):
     def _eval(self, t: Any, xp: Any) -> Any:
         return self.factor * self.schedule._eval(t, xp)
 
+    def upper_bound(self) -> float:
+        return self.factor * self.schedule.upper_bound()
+
+    def _bound_parameter(self) -> str:
+        return "scale.factor"
+
 
 @constructor
 def scale(schedule: Schedule, factor: float) -> Scale:
@@ -174,6 +180,12 @@ class Offset(_ValueMap):
 
     def _eval(self, t: Any, xp: Any) -> Any:
         return self.schedule._eval(t, xp) + self.value
+
+    def upper_bound(self) -> float:
+        return self.schedule.upper_bound() + self.value
+
+    def _bound_parameter(self) -> str:
+        return "offset.value"
 
     def describe(self, at_start: bool = True) -> list[str]:
         return [*self.schedule.describe(at_start), f"plus {self.value:g}"]
@@ -202,6 +214,10 @@ class Clamp(_ValueMap):
     def _eval(self, t: Any, xp: Any) -> Any:
         out = xp.maximum(self.schedule._eval(t, xp), self.low)
         return out if self.high is None else xp.minimum(out, self.high)
+
+    def upper_bound(self) -> float:
+        inner = max(self.schedule.upper_bound(), self.low)
+        return inner if self.high is None else min(inner, self.high)
 
     def describe(self, at_start: bool = True) -> list[str]:
         return [*self.schedule.describe(at_start), "clamped"]
@@ -244,6 +260,12 @@ class Product(_Pointwise):
     def _eval(self, t: Any, xp: Any) -> Any:
         return self.first._eval(t, xp) * self.second._eval(t, xp)
 
+    def upper_bound(self) -> float:
+        return self.first.upper_bound() * self.second.upper_bound()
+
+    def _bound_parameter(self) -> str:
+        return "product.second"
+
     def describe(self, at_start: bool = True) -> list[str]:
         # a rising phase times a schedule is a warmup multiplier (Goyal et al. 2017)
         for ramp, other in ((self.first, self.second), (self.second, self.first)):
@@ -272,6 +294,12 @@ class Add(_Pointwise):
 
     def _eval(self, t: Any, xp: Any) -> Any:
         return self.first._eval(t, xp) + self.second._eval(t, xp)
+
+    def upper_bound(self) -> float:
+        return self.first.upper_bound() + self.second.upper_bound()
+
+    def _bound_parameter(self) -> str:
+        return "add.second"
 
     def describe(self, at_start: bool = True) -> list[str]:
         first = ", ".join(_collapse(self.first.describe(at_start)))

@@ -69,6 +69,9 @@ class Cyclic(Schedule):
             height = height * xp.power(self.gamma, t)
         return self.base + height
 
+    def upper_bound(self) -> float:
+        return self.peak
+
     def describe(self, at_start: bool = True) -> list[str]:
         return [f"cyclic ({self.mode})"]
 
@@ -163,6 +166,9 @@ class SGDR(Schedule):
         span = self._start(k + 1.0, xp) - start
         peak = self.peak * xp.power(self.decay, k) if self.decay != 1.0 else self.peak
         return self.floor + (peak - self.floor) * fall("cosine", xp.minimum(t - start, span), span, 1.0, xp)
+
+    def upper_bound(self) -> float:
+        return self.peak
 
     def describe(self, at_start: bool = True) -> list[str]:
         restarts = "cosine with warm restarts"

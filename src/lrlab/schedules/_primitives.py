@@ -60,6 +60,9 @@ class Constant(Schedule):
     def _eval(self, t: Any, xp: Any) -> Any:
         return 0.0 * t + self.lr
 
+    def upper_bound(self) -> float:
+        return self.lr
+
     def describe(self, at_start: bool = True) -> list[str]:
         return ["constant"]
 
@@ -135,6 +138,9 @@ class Phase(Schedule):
 
     def _eval(self, t: Any, xp: Any) -> Any:
         return interpolate(self.start, self.end, t, self._length, self._shape, self.power, xp)
+
+    def upper_bound(self) -> float:
+        return max(self.start, self.end)
 
     def batch_key(self) -> Any:
         return ("phase", self._shape, self.power) if self._ready else None
@@ -232,6 +238,9 @@ class Exponential(Schedule):
     def _prepare(self) -> None:
         self._set("_every", steps_of(self.every))
 
+    def upper_bound(self) -> float:
+        return self.cap if self.cap is not None else max(self.lr, self.floor)
+
     def _eval(self, t: Any, xp: Any) -> Any:
         exponent = t / self._every
         if self.staircase:
@@ -292,6 +301,9 @@ class InverseSqrt(Schedule):
     def _prepare(self) -> None:
         self._set("_timescale", steps_of(self.timescale))
 
+    def upper_bound(self) -> float:
+        return self.lr
+
     def _eval(self, t: Any, xp: Any) -> Any:
         return self.lr / xp.sqrt((t + self._timescale) / self._timescale)
 
@@ -335,22 +347,28 @@ class MultiStep(Schedule):
                 f"got {len(self.factors)}"
             )
 
+    def _levels_after(self) -> tuple[float, ...]:
+        """The level after each milestone: ``lr * gamma^k`` or ``lr * factors[k-1]``."""
+        if self.gamma is None:
+            return tuple(self.lr * f for f in self.factors)  # type: ignore[union-attr]
+        try:
+            levels = tuple(self.lr * self.gamma ** (k + 1) for k in range(len(self.milestones)))
+        except OverflowError:
+            levels = (math.inf,)
+        if not all(math.isfinite(v) for v in levels):
+            raise ValueError(f"multistep.gamma={self.gamma!r} makes the LR overflow after "
+                             f"{len(self.milestones)} milestones; expected levels within float64's range")
+        return levels
+
+    def upper_bound(self) -> float:
+        return max(self.lr, *self._levels_after())
+
     def _prepare(self) -> None:
         marks = tuple(steps_of(m) for m in self.milestones)
         if any(b <= a for a, b in itertools.pairwise(marks)):
             raise ValueError(f"multistep.milestones must be strictly increasing; got {list(self.milestones)}")
-        if self.gamma is not None:
-            try:
-                levels = tuple(self.lr * self.gamma ** (k + 1) for k in range(len(marks)))
-            except OverflowError:
-                levels = (math.inf,)
-        else:
-            levels = tuple(self.lr * f for f in self.factors)  # type: ignore[union-attr]
-        if not all(math.isfinite(v) for v in levels):
-            raise ValueError(f"multistep.gamma={self.gamma!r} makes the LR overflow after "
-                             f"{len(marks)} milestones; expected levels within float64's range")
         self._set("_marks", marks)
-        self._set("_levels", (self.lr, *levels))
+        self._set("_levels", (self.lr, *self._levels_after()))
 
     @property
     def length(self) -> float:

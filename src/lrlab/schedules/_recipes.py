@@ -253,6 +253,9 @@ class WSD(_Lowered):
         parts.append(Phase(self.peak, self.floor, cooldown, self.shape, self.power))
         return Join(tuple(parts))
 
+    def upper_bound(self) -> float:
+        return self.peak
+
     def describe(self, at_start: bool = True) -> list[str]:
         parts = [] if self.warmup == 0 else [f"{shape_words(self.warmup_shape)} warmup"]
         stable = True
@@ -344,6 +347,9 @@ class OneCycle(_Lowered):
             begin = end
         return Join(tuple(parts))
 
+    def upper_bound(self) -> float:
+        return self.peak
+
     def describe(self, at_start: bool = True) -> list[str]:
         anneal = "cosine" if self.anneal == "cos" else "linear"
         kind = "three-phase 1cycle" if self.three_phase else "1cycle"
@@ -412,6 +418,9 @@ class Piecewise(Schedule):
         piece = xp.search(self._marks, t)
         starts, spans, begin, end = (xp.take(column, piece) for column in self._table)
         return interpolate(begin, end, t - starts, spans, "linear", 1.0, xp)
+
+    def upper_bound(self) -> float:
+        return max(self.lrs)
 
     def describe(self, at_start: bool = True) -> list[str]:
         return [f"piecewise linear through {len(self.steps)} points"]
