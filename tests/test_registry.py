@@ -66,7 +66,7 @@ def test_each_constructor_parses_with_its_python_keywords(name):
     text = CALLS[name]
     built = parse(text)
     # the same call in Python gives the same value
-    assert built == eval(text, {k: getattr(lrlab, k) for k in FAMILIES})  # noqa: S307 - our own table
+    assert built == eval(text, {k: getattr(lrlab, k) for k in FAMILIES})
     again = parse(str(built))
     assert again == built and str(again) == str(built)
     assert from_dict(json.loads(json.dumps(built.to_dict()))) == built
@@ -94,7 +94,8 @@ def test_constructor_keywords_are_the_text_keywords():
 
 
 def test_an_unknown_keyword_names_the_parameters():
-    with pytest.raises(lrlab.ParseError, match="unexpected keyword argument 'bogus'.*parameters are lr, gamma"):
+    expected = r"unexpected keyword argument 'bogus'.*parameters are lr, gamma"
+    with pytest.raises(lrlab.ParseError, match=expected):
         parse("exponential(1.0, 0.5, bogus=1)")
 
 

@@ -33,7 +33,7 @@ def test_sgdr_with_a_large_multiplier_evaluates_everywhere(mult):
 
 
 def test_sgdr_cycles_that_outlast_float64_are_refused():
-    with pytest.raises(ValueError, match="sgdr.cycles"):
+    with pytest.raises(ValueError, match=r"sgdr\.cycles"):
         lrlab.sgdr(1.0, 10, mult=1e6, cycles=100)
 
 
@@ -41,7 +41,8 @@ def test_sgdr_cycles_that_outlast_float64_are_refused():
     (lambda: lrlab.exponential(1.0, 2.0), "exponential.gamma"),
     (lambda: lrlab.exponential(0.0, 2.0), "exponential.gamma"),
     (lambda: lrlab.geometric(1e-300, 1e300, 10), "geometric.end / geometric.start"),
-    (lambda: lrlab.warmup(10, lrlab.constant(1), start_factor=1e-320, shape="geometric"), "warmup.start_factor"),
+    (lambda: lrlab.warmup(10, lrlab.constant(1), start_factor=1e-320, shape="geometric"),
+     "warmup.start_factor"),
     (lambda: lrlab.sgdr(1.0, 1e-9), "sgdr.period"),
     (lambda: lrlab.warmup_cosine(1e-3, 1000, -1), "warmup_cosine.warmup_steps"),
     (lambda: lrlab.multistep(1, [1, 2, 3], gamma=1e200), "multistep.gamma"),
@@ -84,7 +85,8 @@ def test_extreme_but_valid_schedules_are_finite_everywhere(s):
 
 def test_every_built_schedule_has_a_finite_upper_bound_that_holds():
     cases = [lrlab.preset("gpt3-125m"), lrlab.sgdr(1.0, 10, mult=2, decay=0.5),
-             lrlab.clamp(lrlab.cosine(2.0, 0.0, 10), low=0.5, high=1.5), lrlab.constant(0.2) + lrlab.cosine(1.0, 0.0, 10),
+             lrlab.clamp(lrlab.cosine(2.0, 0.0, 10), low=0.5, high=1.5),
+             lrlab.constant(0.2) + lrlab.cosine(1.0, 0.0, 10),
              lrlab.multistep(1.0, [10, 20], gamma=3.0), lrlab.exponential(1e-3, 1.5, cap=0.5)]
     for s in cases:
         bound = s.upper_bound()

@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 import jax.numpy as jnp
 
-from lrlab.schedules import Schedule, check_schedule
-from lrlab.schedules import where_switch
+from lrlab.schedules import Schedule, check_schedule, where_switch
 
 
 def _power(base, exponent):

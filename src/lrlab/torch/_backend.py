@@ -6,8 +6,7 @@ import math
 
 import torch
 
-from lrlab.schedules import Schedule, check_schedule
-from lrlab.schedules import where_switch
+from lrlab.schedules import Schedule, check_schedule, where_switch
 
 
 def _power(base, exponent):
