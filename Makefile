@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,14 +20,19 @@ demo: $(VENV)/.base
 	$(VENV)/bin/lrlab presets
 	$(VENV)/bin/lrlab compare --task circle --seeds 3 --out runs/demo
 
-test: $(VENV)/.dev
-	$(PY) -m ruff check src tests benchmarks
+test: lint
 	$(PY) -m pytest -q
+
+# the inner loop: lint and the tests not marked slow (CI runs everything: `make test`)
+test-fast: lint
+	$(PY) -m pytest -q -m "not slow" -x
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m mypy
 
 bench: $(VENV)/.dev
+	$(PY) benchmarks/bench_core.py
 	$(PY) benchmarks/bench_schedules.py
 	$(PY) benchmarks/bench_torch.py
 

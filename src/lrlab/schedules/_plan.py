@@ -29,6 +29,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
+from ._backend import _EXP_MAX as EXP_MAX
 from ._backend import SCALAR, scalar_floor_left
 
 #: a switch over at most this many pieces is inlined as if/elif; more call each piece's plan
@@ -137,11 +140,12 @@ class Tracer:
         self.lines: list[str] = []
         self.indent = 1
         self.globals: dict[str, Any] = {
-            "_cos": SCALAR.cos, "_sqrt": SCALAR.sqrt, "_exp": SCALAR.exp, "_log": SCALAR.log,
-            "_power": SCALAR.power, "_floor": scalar_floor_left if left else SCALAR.floor,
+            "_cos": SCALAR.cos, "_sqrt": SCALAR.sqrt, "_npexp": np.exp, "_nplog": np.log, "_float": float,
+            "_floor": scalar_floor_left if left else SCALAR.floor,
             "_bisect": bisect.bisect_left if left else bisect.bisect_right, "_inf": math.inf,
         }
         self.counter = itertools.count()
+        self.finite = {"t"}
 
     # --- writing -------------------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -178,6 +182,8 @@ class Tracer:
     def binary(self, a: Any, op: str, b: Any) -> Any:
         if not isinstance(a, Sym) and not isinstance(b, Sym):
             return _fold(a, op, b)
+        if op == "*" and ((a == 0.0 and self._finite(b)) or (b == 0.0 and self._finite(a))):
+            return 0.0  # 0 * a finite step (the broadcast of a constant): 0
         # x - 0.0, 0.0 + x, x * 1.0, 1.0 * x, x / 1.0 are x (up to the sign of a zero)
         if op in "+-/*" and isinstance(a, Sym) and type(b) is float and (
             (b == 0.0 and op in "+-") or (b == 1.0 and op in "*/")
@@ -185,7 +191,16 @@ class Tracer:
             return a
         if isinstance(b, Sym) and type(a) is float and ((a == 0.0 and op == "+") or (a == 1.0 and op == "*")):
             return b
-        return self.assign(f"{self.code(a)} {op} {self.code(b)}")
+        result = self.assign(f"{self.code(a)} {op} {self.code(b)}")
+        if op in "+-" and (self._finite(a) or self._finite(b)) and all(
+            self._finite(x) or (not isinstance(x, Sym) and math.isfinite(x)) for x in (a, b)
+        ):
+            self.finite.add(result.code)
+        return result
+
+    def _finite(self, x: Any) -> bool:
+        """``x`` is the step, or the step moved by finite constants: finite."""
+        return isinstance(x, Sym) and x.code in self.finite
 
     def compare(self, a: Any, op: str, b: Any) -> Any:
         if self.left:
@@ -205,18 +220,27 @@ class Tracer:
         return self._call("_sqrt", x, SCALAR.sqrt)
 
     def exp(self, x: Any) -> Any:
-        return self._call("_exp", x, SCALAR.exp)
+        if not isinstance(x, Sym):
+            return SCALAR.exp(x)
+        return self.assign(f"_float(_npexp({x.code}))")  # numpy's own exp: values()'s bits
 
     def log(self, x: Any) -> Any:
-        return self._call("_log", x, SCALAR.log)
+        if not isinstance(x, Sym):
+            return SCALAR.log(x)
+        return self.assign(f"_float(_nplog({x.code}))")
 
     def floor(self, x: Any) -> Any:
         return self._call("_floor", x, self.globals["_floor"])
 
     def power(self, base: Any, exponent: Any) -> Any:
+        """``exp(exponent * log(base))`` as the numpy namespace computes it (a constant base
+        has its log taken once, here), ``inf`` past float64's range."""
         if not isinstance(base, Sym) and not isinstance(exponent, Sym):
             return SCALAR.power(base, exponent)
-        return self.assign(f"_power({self.code(base)}, {self.code(exponent)})")
+        y = (self.log(base) if isinstance(base, Sym) else SCALAR.log(base)) * exponent
+        if not isinstance(y, Sym):
+            return SCALAR.power(base, exponent)
+        return self.assign(f"_inf if {y.code} > {EXP_MAX!r} else _float(_npexp({y.code}))")
 
     def where(self, condition: Any, if_true: Any, if_false: Any) -> Any:
         if not isinstance(condition, Sym):
@@ -310,6 +334,10 @@ def _inline_single_uses(lines: list[str]) -> list[str]:
         changed = False
         for name, where in assigned.items():
             used_at = uses.get(name, [])
+            if where >= 0 and not used_at:  # computed, never used: dropped (the formulas are pure)
+                lines[where] = None  # type: ignore[call-overload]
+                changed = True
+                continue
             if where < 0 or len(used_at) != 1 or used_at[0] <= where:
                 continue
             match = _ASSIGNMENT.match(lines[where])
