@@ -71,14 +71,16 @@ def _numpy_take(table: Sequence[float], index: Any) -> Any:
     return _array(table)[index]
 
 
-#: a switch over more pieces than this evaluates pieces of one kind together (see Schedule.batch)
+#: a switch over more pieces than this evaluates pieces of one kind together (Schedule.batch)
 BATCH_PIECES = 16
 _BATCHES: dict[int, tuple[Sequence[Any], Any]] = {}
 
 
-def _batch(schedules: Sequence[Any]) -> Any:
-    """One evaluator for all ``schedules`` if they are of one kind (``Schedule.batch``),
-    else None; made once per tuple of schedules."""
+def batched(schedules: Sequence[Any]) -> Any:
+    """One evaluator ``(i, t, xp)`` for all ``schedules`` if there are many, all of one kind
+    (``Schedule.batch_key``), else None; made once per tuple of schedules."""
+    if len(schedules) <= BATCH_PIECES:
+        return None
     hit = _BATCHES.get(id(schedules))
     if hit is not None and hit[0] is schedules:
         return hit[1]
@@ -97,10 +99,9 @@ def _numpy_switch(index: Any, schedules: Sequence[Any], t: Any, offsets: Sequenc
     phases) at once, with their parameters gathered per element."""
     if len(schedules) == 1:
         return schedules[0]._eval(t - offsets[0], NumpyBackend)
-    if len(schedules) > BATCH_PIECES:
-        evaluator = _batch(schedules)
-        if evaluator is not None:
-            return evaluator(index, t - _array(offsets)[index])
+    evaluator = batched(schedules)
+    if evaluator is not None:
+        return evaluator(index, t - _array(offsets)[index], NumpyBackend)
     index, t = np.broadcast_arrays(np.asarray(index), np.asarray(t, dtype=np.float64))
     out = np.empty(t.shape)
     flat_i, flat_t, flat_out = index.reshape(-1), t.reshape(-1), out.reshape(-1)
@@ -144,6 +145,9 @@ def where_switch(xp: Any, index: Any, schedules: Sequence[Any], t: Any, offsets:
     """``switch`` for namespaces whose shapes cannot depend on the data (torch, jax): every
     schedule is evaluated (at a local time clipped to >= 0, so the pieces not selected stay
     finite) and ``where`` picks; used by ``lrlab.torch`` and ``lrlab.jax``."""
+    evaluator = batched(schedules)
+    if evaluator is not None:
+        return evaluator(index, xp.maximum(t - xp.take(offsets, index), 0.0), xp)
     last = len(schedules) - 1
     out = schedules[last]._eval(xp.maximum(t - offsets[last], 0.0), xp)
     for k in range(last - 1, -1, -1):

@@ -236,8 +236,9 @@ class Schedule:
         return None
 
     @classmethod
-    def batch(cls, schedules: Any) -> Callable[[Any, Any], Any]:  # pragma: no cover - abstract
-        """``(i, t) -> schedules[i](t)`` elementwise with numpy, for schedules of one key."""
+    def batch(cls, schedules: Any) -> Callable[[Any, Any, Any], Any]:  # pragma: no cover - abstract
+        """``(i, t, xp) -> schedules[i](t)`` elementwise, for schedules of one key: the family's
+        formula with its parameters gathered by ``xp.take``."""
         raise NotImplementedError
 
     # --- structure ------------------------------------------------------------------

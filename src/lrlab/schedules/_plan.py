@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ._backend import _EXP_MAX as EXP_MAX
-from ._backend import SCALAR, scalar_floor_left
+from ._backend import SCALAR, batched, scalar_floor_left
 
 #: a switch over at most this many pieces is inlined as if/elif; more call each piece's plan
 INLINE_PIECES = 6
@@ -288,6 +288,9 @@ class Tracer:
             return schedules[index]._eval(t - offsets[index], self)
         if len(schedules) == 1:
             return schedules[0]._eval(t - offsets[0], self)
+        evaluator = batched(schedules)
+        if evaluator is not None:  # many pieces of one kind: one formula, parameters by index
+            return evaluator(index, t - self.take(offsets, index), self)
         out = self.fresh()
         if len(schedules) > INLINE_PIECES or not isinstance(index, Index):
             plans, starts = self.constant(tuple(schedules)), self.constant(tuple(offsets))

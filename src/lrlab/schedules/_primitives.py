@@ -9,12 +9,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
-
 from lrlab.units import Length
 
 from . import _params as param
-from ._backend import NUMPY
 from ._base import Schedule
 from ._registry import constructor, family_class
 from ._shapes import SHAPE_ALIASES, SHAPES, interpolate, shape_words
@@ -147,13 +144,14 @@ class Phase(Schedule):
 
     @classmethod
     def batch(cls, schedules: Any) -> Any:
-        """The phase formula with each element's own start, end and length."""
+        """The phase formula with each element's own start, end and length (``take``)."""
         first = schedules[0]
-        start, end, span = (np.array([getattr(p, name) for p in schedules], dtype=np.float64)
+        start, end, span = (tuple(getattr(p, name) for p in schedules)
                             for name in ("start", "end", "_length"))
 
-        def evaluate(index: Any, t: Any) -> Any:
-            return interpolate(start[index], end[index], t, span[index], first._shape, first.power, NUMPY)
+        def evaluate(index: Any, t: Any, xp: Any) -> Any:
+            return interpolate(xp.take(start, index), xp.take(end, index), t, xp.take(span, index),
+                               first._shape, first.power, xp)
 
         return evaluate
 
