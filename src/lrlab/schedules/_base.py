@@ -50,16 +50,6 @@ def schedules() -> Any:
     return field(check, "schedule")
 
 
-def check_step(step: object) -> int:
-    """An update index: an int >= 0 (numpy integers accepted), else a clear error."""
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise TypeError(f"step must be an int >= 0; got {step!r} ({type(step).__name__})")
-    step = int(step)
-    if step < 0:
-        raise ValueError(f"step must be an int >= 0; got {step}")
-    return step
-
-
 def _step_chunks(steps: object) -> tuple[tuple[int, ...], Callable[[int, int], np.ndarray], int]:
     """(shape, chunk(lo, hi) -> float64 steps, size) without a full-size float copy."""
     if isinstance(steps, bool):

@@ -109,6 +109,17 @@ def check_count(value: object, name: str, *, low: int = 1) -> int:
     return int(value)
 
 
+def check_step(step: object) -> int:
+    """An update index: an int >= 0 (numpy integers accepted), else a clear error."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise TypeError(f"step must be an int >= 0; got {step!r} ({type(step).__name__})")
+    step = int(step)
+    if step < 0:
+        raise ValueError(f"step must be an int >= 0; got {step}")
+    return step
+
+
+
 # --- field declarations ------------------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from ._backend import _EXP_MAX as EXP_MAX
 from ._backend import SCALAR, batched, scalar_floor_left
+from ._params import check_step
 
 #: a switch over at most this many pieces is inlined as if/elif; more call each piece's plan
 INLINE_PIECES = 6
@@ -375,8 +376,6 @@ def _fold(a: Number, op: str, b: Number) -> Number:
 
 def _checked_step(step: Any) -> float:
     """A step that is not a plain int below 2^53: checked, then as a float."""
-    from ._base import check_step
-
     step = check_step(step)
     try:
         return float(step)  # the vectorized path sees float64 steps: so does this one

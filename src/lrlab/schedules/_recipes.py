@@ -17,7 +17,7 @@ from . import _params as param
 from ._base import Schedule, check_schedule, schedule
 from ._composition import Join, Limit, Scale
 from ._params import check_number
-from ._primitives import Constant, Phase, steps_of
+from ._primitives import Constant, Phase, cosine, steps_of
 from ._registry import constructor, family_class
 from ._shapes import SHAPE_ALIASES, SHAPES, interpolate, shape_words
 
@@ -130,8 +130,6 @@ def warmup_cosine(peak: float, total: Length, warmup_steps: Length, floor: float
     (transformers ``get_cosine_schedule_with_warmup``, optax
     ``warmup_cosine_decay_schedule``): ``warmup(W, cosine(peak, floor, total - W))``.
     """
-    from ._primitives import cosine
-
     total_steps = Budget().steps(total, "warmup_cosine.total") if not isinstance(total, str) else None
     warm = Budget().steps(warmup_steps, "warmup_cosine.warmup_steps") if not isinstance(
         warmup_steps, str) else None

@@ -1,4 +1,4 @@
-"""Torch tensors as an array namespace for lrlab's formulas (see ``lrlab.schedules._backend``)."""
+"""Torch tensors as an array namespace for lrlab's formulas (the protocol: docs/core.md)."""
 
 from __future__ import annotations
 
