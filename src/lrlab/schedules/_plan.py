@@ -185,12 +185,11 @@ class Tracer:
             return _fold(a, op, b)
         if op == "*" and ((a == 0.0 and self._finite(b)) or (b == 0.0 and self._finite(a))):
             return 0.0  # 0 * a finite step (the broadcast of a constant): 0
-        # x - 0.0, 0.0 + x, x * 1.0, 1.0 * x, x / 1.0 are x (up to the sign of a zero)
-        if op in "+-/*" and isinstance(a, Sym) and type(b) is float and (
-            (b == 0.0 and op in "+-") or (b == 1.0 and op in "*/")
-        ):
+        # x - 0.0, x * 1.0, 1.0 * x and x / 1.0 are x, to the bit (x + 0.0 is not: -0.0 + 0.0 is 0.0)
+        neutral = (b == 0.0 and op == "-") or (b == 1.0 and op in "*/")
+        if isinstance(a, Sym) and type(b) is float and neutral:
             return a
-        if isinstance(b, Sym) and type(a) is float and ((a == 0.0 and op == "+") or (a == 1.0 and op == "*")):
+        if isinstance(b, Sym) and type(a) is float and a == 1.0 and op == "*":
             return b
         result = self.assign(f"{self.code(a)} {op} {self.code(b)}")
         if op in "+-" and (self._finite(a) or self._finite(b)) and all(
