@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import jax.numpy as jnp
 
-from lrlab.schedules import Schedule, check_schedule, where_switch
+from lrlab.schedules import Schedule, check_schedule, interp_formula, where_switch
 
 
 def _power(base, exponent):
@@ -47,6 +47,10 @@ class JaxBackend:
     maximum = staticmethod(jnp.maximum)
     search = staticmethod(_search)
     take = staticmethod(_take)
+
+    @staticmethod
+    def interp(t, xs, ys):
+        return interp_formula(t, xs, ys, JaxBackend)
 
     @staticmethod
     def switch(index, schedules, t, offsets):

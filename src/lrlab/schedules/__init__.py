@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from lrlab.units import Budget
 
-from ._backend import NUMPY, where_switch
+from ._backend import NUMPY, interp_formula, where_switch
 from ._base import MAX_DEPTH, MAX_NESTING, Schedule, check_schedule
 from ._composition import (
     Add,
@@ -86,7 +86,7 @@ __all__ = [
     "Offset", "OneCycle", "ParseError", "Phase", "Piecewise", "Product", "Quantize",
     "Repeat", "Scale", "Schedule", "Shift", "UntunedWarmup", "Warmup", "add",
     "check_choice", "check_lr", "check_number", "check_schedule", "clamp", "constant",
-    "cooldown_from", "cosine", "cyclic", "exponential", "from_dict", "geometric",
+    "cooldown_from", "cosine", "cyclic", "exponential", "from_dict", "geometric", "interp_formula",
     "inverse_sqrt", "join", "limit", "linear", "multistep", "offset", "one_minus_sqrt",
     "one_minus_square", "onecycle", "parse", "piecewise", "polynomial", "product",
     "quantize", "repeat", "scale", "scale_batch", "sgdr", "shift", "step", "untuned_warmup",

@@ -13,9 +13,13 @@ Members every namespace has:
 * ``search(edges, t)``: how many of the ascending ``edges`` are ``<= t`` (``bisect_right``),
   an integer array; the index of the piece that ``t`` falls in.
 * ``take(table, i)``: ``table[i]`` elementwise, for a tuple of Python floats.
-* ``switch(i, schedules, t)``: ``schedules[i](t)`` elementwise: the piece a join selects.
-  numpy evaluates each schedule only on its own elements; the scalar plan evaluates the one
-  selected; torch and jax (whose shapes must not depend on the data) select with ``where``.
+* ``switch(i, schedules, t, offsets)``: ``schedules[i](t - offsets[i])`` elementwise: the
+  piece a join selects. numpy evaluates each schedule only on its own elements; the scalar
+  plan evaluates the one selected; torch and jax (whose shapes must not depend on the data)
+  select with ``where``.
+* ``interp(t, xs, ys)``: linear interpolation through the points, holding the end values
+  outside, by numpy's ``interp`` arithmetic (:func:`interp_formula`): numpy runs
+  ``np.interp`` itself, the other namespaces the formula.
 
 numpy's own ``power`` rounds differently for a Python scalar, a short array and a long one
 (its SIMD lanes and its scalar tail use different algorithms), so ``power`` here is
@@ -68,7 +72,7 @@ def _numpy_search(edges: Sequence[float], t: Any) -> Any:
 
 
 def _numpy_take(table: Sequence[float], index: Any) -> Any:
-    return _array(table)[index]
+    return _array(table).take(index)
 
 
 #: a switch over more pieces than this evaluates pieces of one kind together (Schedule.batch)
@@ -101,7 +105,7 @@ def _numpy_switch(index: Any, schedules: Sequence[Any], t: Any, offsets: Sequenc
         return schedules[0]._eval(t - offsets[0], NumpyBackend)
     evaluator = batched(schedules)
     if evaluator is not None:
-        return evaluator(index, t - _array(offsets)[index], NumpyBackend)
+        return evaluator(index, t - _array(offsets).take(index), NumpyBackend)
     index, t = np.broadcast_arrays(np.asarray(index), np.asarray(t, dtype=np.float64))
     out = np.empty(t.shape)
     flat_i, flat_t, flat_out = index.reshape(-1), t.reshape(-1), out.reshape(-1)
@@ -122,6 +126,27 @@ def _numpy_switch(index: Any, schedules: Sequence[Any], t: Any, offsets: Sequenc
     return out
 
 
+def interp_formula(t: Any, xs: Sequence[float], ys: Sequence[float], xp: Any) -> Any:
+    """Linear interpolation through ``(xs[j], ys[j])`` (``xs`` ascending), ``ys[0]`` before the
+    first point and ``ys[-1]`` from the last on: for ``xs[j] <= t < xs[j+1]``,
+    ``ys[j]`` if ``t == xs[j]``, else ``slope_j * (t - xs[j]) + ys[j]`` with
+    ``slope_j = (ys[j+1] - ys[j]) / (xs[j+1] - xs[j])``: the arithmetic of numpy's ``interp``
+    (``arr_interp`` in numpy's ``compiled_base.c``), step for step, so every namespace gives
+    its bits."""
+    n = len(xs)
+    if n == 1:
+        return 0.0 * t + ys[0]
+    i = xp.search(xs, t)  # points at or before t
+    j = xp.minimum(xp.maximum(i - 1, 0), n - 2)  # the segment's first point (clipped)
+    x0, x1, y0, y1 = xp.take(xs, j), xp.take(xs, j + 1), xp.take(ys, j), xp.take(ys, j + 1)
+    inside = xp.where(t == x0, y0, (y1 - y0) / (x1 - x0) * (t - x0) + y0)
+    return xp.where(i == 0, ys[0], xp.where(i >= n, ys[-1], inside))
+
+
+def _numpy_interp(t: Any, xs: Sequence[float], ys: Sequence[float]) -> Any:
+    return np.interp(t, _array(xs), _array(ys))
+
+
 class NumpyBackend:
     """numpy float64: the reference implementation of every formula."""
 
@@ -139,6 +164,7 @@ class NumpyBackend:
     search = staticmethod(_numpy_search)
     take = staticmethod(_numpy_take)
     switch = staticmethod(_numpy_switch)
+    interp = staticmethod(_numpy_interp)
 
 
 def where_switch(xp: Any, index: Any, schedules: Sequence[Any], t: Any, offsets: Sequence[float]) -> Any:
@@ -212,6 +238,7 @@ class ScalarBackend:
     minimum = staticmethod(min)
     maximum = staticmethod(max)
     take = staticmethod(lambda table, index: table[index])
+    interp = staticmethod(lambda t, xs, ys: interp_formula(t, xs, ys, ScalarBackend))
     switch = staticmethod(lambda index, schedules, t, offsets: schedules[index]._eval(t - offsets[index],
                                                                                    ScalarBackend))
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ._backend import _EXP_MAX as EXP_MAX
-from ._backend import SCALAR, batched, scalar_floor_left
+from ._backend import SCALAR, batched, interp_formula, scalar_floor_left
 from ._params import check_step
 
 #: a switch over at most this many pieces is inlined as if/elif; more call each piece's plan
@@ -91,6 +91,14 @@ class Sym:
     def __ge__(self, other: Any) -> Any:
         return self.tracer.compare(self, ">=", other)
 
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return self.tracer.compare(self, "==", other)
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return self.tracer.compare(self, "!=", other)
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __bool__(self) -> bool:
         raise TypeError("a schedule formula branched on the step with Python control flow; "
                         "use xp.where (the formula must be the same for every backend)")
@@ -127,7 +135,7 @@ class Index(Sym):
         pass
 
 
-_FROM_LEFT = {"<": "<=", "<=": "<", ">": ">=", ">=": ">"}
+_FROM_LEFT = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "==", "!=": "!="}
 
 
 class Tracer:
@@ -183,13 +191,14 @@ class Tracer:
     def binary(self, a: Any, op: str, b: Any) -> Any:
         if not isinstance(a, Sym) and not isinstance(b, Sym):
             return _fold(a, op, b)
-        if op == "*" and ((a == 0.0 and self._finite(b)) or (b == 0.0 and self._finite(a))):
+        ca = None if isinstance(a, Sym) else a  # the constant side, if any
+        cb = None if isinstance(b, Sym) else b
+        if op == "*" and ((ca == 0.0 and self._finite(b)) or (cb == 0.0 and self._finite(a))):
             return 0.0  # 0 * a finite step (the broadcast of a constant): 0
         # x - 0.0, x * 1.0, 1.0 * x and x / 1.0 are x, to the bit (x + 0.0 is not: -0.0 + 0.0 is 0.0)
-        neutral = (b == 0.0 and op == "-") or (b == 1.0 and op in "*/")
-        if isinstance(a, Sym) and type(b) is float and neutral:
+        if type(cb) is float and ((cb == 0.0 and op == "-") or (cb == 1.0 and op in "*/")):
             return a
-        if isinstance(b, Sym) and type(a) is float and a == 1.0 and op == "*":
+        if type(ca) is float and ca == 1.0 and op == "*":
             return b
         result = self.assign(f"{self.code(a)} {op} {self.code(b)}")
         if op in "+-" and (self._finite(a) or self._finite(b)) and all(
@@ -271,6 +280,9 @@ class Tracer:
     def below(self, t: Sym, edge: float) -> str:
         """The condition ``t`` is before ``edge`` (from the left: not after it)."""
         return f"{t.code} {'<=' if self.left else '<'} {self.code(edge)}"
+
+    def interp(self, t: Any, xs: Sequence[float], ys: Sequence[float]) -> Any:
+        return interp_formula(t, xs, ys, self)
 
     def take(self, table: Sequence[float], index: Any) -> Any:
         if not isinstance(index, Sym):

@@ -19,7 +19,7 @@ from ._composition import Join, Limit, Scale
 from ._params import check_number
 from ._primitives import Constant, Phase, cosine, steps_of
 from ._registry import constructor, family_class
-from ._shapes import SHAPE_ALIASES, SHAPES, interpolate, shape_words
+from ._shapes import SHAPE_ALIASES, SHAPES, shape_words
 
 WARMUP_SHAPES = SHAPES
 DECAY_SHAPES = SHAPES
@@ -370,18 +370,14 @@ def onecycle(peak: float, steps: Length, pct_start: float = 0.3, div: float = 25
 @dataclass(frozen=True, repr=False)
 class Piecewise(Schedule):
     """Linear interpolation through the points ``(steps[i], lrs[i])``; holds ``lrs[0]``
-    before the first point and ``lrs[-1]`` after the last.
-
-    Between points ``i`` and ``i + 1`` it is the linear phase from ``lrs[i]`` to
-    ``lrs[i + 1]`` over ``steps[i + 1] - steps[i]`` (``_shapes``), evaluated for all pieces
-    at once: the piece is found by ``search``, its parameters by ``take``.
+    before the first point and ``lrs[-1]`` after the last, as ``np.interp`` computes it
+    (``interp`` in ``_backend``: ``lrs[j] + slope_j * (t - steps[j])``, exact at the points).
     """
 
     family: ClassVar[str] = "piecewise"
     steps: tuple[Length, ...] = param.lengths(allow_zero=True)
     lrs: tuple[float, ...] = param.lrs()
     _marks: tuple[float, ...] = param.cached()
-    _table: tuple[tuple[float, ...], ...] = param.cached()
 
     def _validate(self) -> None:
         if len(self.steps) != len(self.lrs):
@@ -394,15 +390,7 @@ class Piecewise(Schedule):
         marks = tuple(steps_of(s) for s in self.steps)
         if any(b <= a for a, b in itertools.pairwise(marks)):
             raise ValueError(f"piecewise.steps must be strictly increasing; got {list(self.steps)[:20]}")
-        lrs = self.lrs
-        # piece i holds the steps with i points at or before them: 0 before the first point
-        # (lrs[0] held), n after the last (lrs[-1] held), else the segment from point i - 1
-        starts = (0.0, *marks)
-        spans = (marks[0] or 1.0, *(b - a for a, b in itertools.pairwise(marks)), 1.0)
-        begin = (lrs[0], *lrs)
-        end = (lrs[0], *lrs[1:], lrs[-1])
         self._set("_marks", marks)
-        self._set("_table", (starts, spans, begin, end))
 
     @property
     def length(self) -> float | None:
@@ -413,9 +401,7 @@ class Piecewise(Schedule):
         return tuple(sorted({0.0, *self._marks}))
 
     def _eval(self, t: Any, xp: Any) -> Any:
-        piece = xp.search(self._marks, t)
-        starts, spans, begin, end = (xp.take(column, piece) for column in self._table)
-        return interpolate(begin, end, t - starts, spans, "linear", 1.0, xp)
+        return xp.interp(t, self._marks, self.lrs)
 
     def upper_bound(self) -> float:
         return max(self.lrs)

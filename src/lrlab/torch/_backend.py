@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from lrlab.schedules import Schedule, check_schedule, where_switch
+from lrlab.schedules import Schedule, check_schedule, interp_formula, where_switch
 
 
 def _power(base, exponent):
@@ -58,6 +58,10 @@ class TorchBackend:
     maximum = staticmethod(_maximum)
     search = staticmethod(_search)
     take = staticmethod(_take)
+
+    @staticmethod
+    def interp(t, xs, ys):
+        return interp_formula(t, xs, ys, TorchBackend)
 
     @staticmethod
     def switch(index, schedules, t, offsets):
