@@ -187,10 +187,12 @@ def _same_as_numpy(scalar_fn: Any, numpy_fn: Any, sample: np.ndarray) -> bool:
 
 
 def scalar_exp(x: float) -> float:
+    """numpy's ``exp`` of one float, as a Python float (numpy's bits, not libm's)."""
     return float(np.exp(x))
 
 
 def scalar_log(x: float) -> float:
+    """numpy's ``log`` of one float, as a Python float."""
     return float(np.log(x))
 
 
@@ -205,6 +207,7 @@ _WHOLE = 2.0**52  # from here on every float64 is a whole number
 
 
 def scalar_floor(x: float) -> float:
+    """``floor`` as a float (a float beyond 2^52 is already whole, and is returned as is)."""
     return float(math.floor(x)) if -_WHOLE < x < _WHOLE else x
 
 

@@ -87,6 +87,7 @@ def canonical_length(value: object, name: str, *, allow_zero: bool = False) -> i
 
 
 def check_sequence(value: object, name: str, *, allow_empty: bool = False) -> tuple[Any, ...]:
+    """A list (any iterable but a string or a mapping) as a tuple; empty only if allowed."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or isinstance(value, Mapping):
         raise ValueError(f"{name} must be a list; got {value!r}")
     items = tuple(value)
@@ -96,12 +97,14 @@ def check_sequence(value: object, name: str, *, allow_empty: bool = False) -> tu
 
 
 def check_flag(value: object, name: str) -> bool:
+    """True or false (not 0, 1 or a string)."""
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false; got {value!r}")
     return value
 
 
 def check_count(value: object, name: str, *, low: int = 1) -> int:
+    """A whole number >= ``low`` (a whole float such as ``3.0`` is accepted as 3)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < low:
@@ -124,6 +127,9 @@ def check_step(step: object) -> int:
 
 
 def field(check: Check, kind: str, default: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field whose value ``check(value, 'family.name')`` validates and
+    normalizes when the schedule is built; ``kind`` says what it holds ("length" fields are
+    resolved by a Budget, "schedule" fields are nested schedules)."""
     return dataclasses.field(default=default, metadata={CHECK: check, KIND: kind})
 
 

@@ -26,6 +26,7 @@ def steps_of(value: Length) -> float:
 
 
 def whole(x: float) -> int | float:
+    """``x`` as an int when it is a whole number (for messages and words)."""
     return int(x) if float(x).is_integer() else float(x)
 
 
