@@ -390,6 +390,7 @@ def _step_of(value: object, layer: Layer, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise BadRequest(f"{field} must be a whole number of steps >= 0 or a length such as '50%'; "
                          f"got {value!r}", field)
+    written = value
     try:
         if isinstance(value, str):
             if layer.budget is None and parse_length(value, field).unit != "steps":
@@ -398,8 +399,8 @@ def _step_of(value: object, layer: Layer, field: str) -> int:
         number = float(value)
     except (ValueError, OverflowError) as error:
         raise BadRequest(str(error), field) from None
-    if isinstance(value, str) and math.isfinite(number):
-        number = math.floor(number)  # '50%' may fall between two updates: the update it falls in
+    if isinstance(written, str) and math.isfinite(number):
+        number = float(math.floor(number))  # '50%' may fall between two updates: the update it falls in
     if not (math.isfinite(number) and number.is_integer() and 0 <= number <= MAX_STEP):
         raise BadRequest(f"{field} must be a whole number of steps from 0 to 2^53; got {value!r}", field)
     return int(number)

@@ -106,6 +106,9 @@ class Design:
                 raise ValueError(f"design.{name} must be <= design.peak ({peak!r}); got {value!r}")
         warmup = _number(self.warmup, "design.warmup", low=0.0, high=MAX_STEP)
         decay_start = _number(self.decay_start, "design.decay_start", low=0.0, high=MAX_STEP)
+        if self.shape in ("constant", "onecycle"):  # no stable phase: the decay starts at the warmup's end
+            decay_start = warmup
+            object.__setattr__(self, "decay_start", warmup)
         decay_end = _number(self.decay_end, "design.decay_end", low=0.0, high=MAX_STEP)
         if decay_start < warmup:
             raise ValueError(f"design.decay_start must be >= design.warmup ({warmup:g}); got {decay_start:g}")
@@ -141,8 +144,8 @@ def design_from_dict(data: object) -> Design:
 
 def normalize(design: Design) -> Design:
     """The design with what its shape fixes filled in: the steps a shape ignores follow the
-    others (constant and 1cycle have ``D = W``), a geometric decay gets a positive final
-    (``peak / 100`` for a final of 0), a 1cycle design a positive start (``peak / 25``) and
+    others (constant and 1cycle have ``D = W``), a geometric decay (exponential, step, WSD
+    with an exponential cooldown) gets a positive final (``peak / 100`` for a final of 0), a 1cycle design a positive start (``peak / 25``) and
     final (``start / 1e4``) and its 1cycle warmup where torch's convention puts it."""
     changes: dict[str, Any] = {}
     shape, peak = design.shape, design.peak
@@ -150,7 +153,8 @@ def normalize(design: Design) -> Design:
         changes["decay_start"] = design.warmup
     if shape == "constant":
         changes["final"] = peak
-    if shape in ("exponential", "step") and design.final == 0.0:
+    geometric = shape in ("exponential", "step") or (shape == "wsd" and design.cooldown == "geometric")
+    if geometric and design.final == 0.0:
         changes["final"] = peak * _GEOMETRIC_FINAL
     if shape == "onecycle":
         start = design.start if design.start > 0 else peak / _ONECYCLE_DIV
@@ -297,7 +301,8 @@ def _recognize(d: dict[str, Any]) -> Design | None:
     shape, peak, final, begin, end, extra = body
     if level is not None and (shape == "constant" or level != peak):
         return None
-    return Design(shape=shape, peak=peak, final=final, start=start_factor * peak, warmup=warmup,
+    start = _solve(start_factor * peak, lambda x: x / peak, start_factor) if start_factor else 0.0
+    return Design(shape=shape, peak=peak, final=final, start=start, warmup=warmup,
                   decay_start=warmup + stable + begin, decay_end=warmup + stable + end, **extra)
 
 
@@ -324,13 +329,21 @@ def _recognize_decay(d: dict[str, Any]) -> tuple[str, float, float, float, float
             return None
         spacing = (marks[-1] - marks[0]) / (drops - 1) if drops > 1 else marks[0]
         begin = max(0.0, marks[-1] - drops * spacing)
-        final = d["lr"] * gamma**drops
+        for candidate in sorted(range(max(0, math.floor(begin) - drops - 1), math.ceil(begin) + drops + 2),
+                                key=lambda c: abs(c - begin)):
+            length = marks[-1] - candidate
+            if [round(candidate + i * length / drops) for i in range(1, drops + 1)] == marks:
+                begin = float(candidate)  # the whole step to_spec's rounding started from
+                break
+        final = _solve(d["lr"] * gamma**drops, lambda f: (f / d["lr"]) ** (1.0 / drops), gamma)
         return "step", d["lr"], final, begin, marks[-1], {"drops": drops}
     if family == "sgdr" and keys <= {"peak", "period", "mult", "floor", "cycles"} and "cycles" in d:
         mult, cycles = float(d.get("mult", 1.0)), int(d["cycles"])
         if cycles > MAX_CYCLES or mult > MAX_MULT:
             return None
-        length = float(d["period"]) * sum(mult**k for k in range(cycles))
+        total = sum(mult**k for k in range(cycles))
+        period = float(d["period"])
+        length = _solve(period * total, lambda x: x / total, period)
         return "sgdr", d["peak"], float(d.get("floor", 0.0)), 0.0, length, {"cycles": cycles, "mult": mult}
     return None
 
@@ -354,8 +367,9 @@ def _recognize_onecycle(d: dict[str, Any]) -> Design | None:
     if not set(d) <= {"family", "peak", "steps", "pct_start", "div", "final_div"}:
         return None
     total, pct = float(d["steps"]), float(d.get("pct_start", 0.3))
-    start = d["peak"] / float(d.get("div", _ONECYCLE_DIV))
-    final = start / float(d.get("final_div", _ONECYCLE_FINAL_DIV))
+    div, final_div = float(d.get("div", _ONECYCLE_DIV)), float(d.get("final_div", _ONECYCLE_FINAL_DIV))
+    start = _solve(d["peak"] / div, lambda x: d["peak"] / x, div)
+    final = _solve(start / final_div, lambda x: start / x, final_div)
     warmup = pct * total - 1.0
     return Design(shape="onecycle", peak=d["peak"], final=final, start=start, warmup=warmup,
                   decay_start=warmup, decay_end=total)
@@ -403,6 +417,21 @@ def _integer(value: object, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name} must be an integer from {low} to {high}; got {value!r}")
     return value
+
+
+def _solve(guess: float, forward: Any, target: float) -> float:
+    """The float nearest ``guess`` (within 16 ulps) that ``forward`` maps exactly to
+    ``target``, so a design read back writes the same text; else ``guess``."""
+    below = above = float(guess)
+    for _ in range(16):
+        for candidate in (below, above):
+            try:
+                if forward(candidate) == target:
+                    return candidate
+            except (ArithmeticError, ValueError):
+                pass
+        below, above = math.nextafter(below, -math.inf), math.nextafter(above, math.inf)
+    return float(guess)
 
 
 def _whole(x: float) -> int | float:
