@@ -238,14 +238,16 @@ def _decay(d: Design, length: float) -> str:
 
 
 def handles(design: Design) -> dict[str, dict[str, Any]]:
-    """Where the page draws each handle: ``{name: {"step", "lr", "moves"}}`` with ``moves``
-    ``"x"``, ``"y"`` or ``"xy"``. Names: ``warmup_end``, ``peak``, ``decay_start``,
+    """Where each handle is: ``{name: {"step", "lr", "moves"}}``, ``moves`` being ``"x"``,
+    ``"y"`` or ``"xy"`` (the warmup end moves the warmup's length and the peak; the decay end
+    the run's end and the final LR). The page draws the peak handle on the LR axis and the
+    decay start on the step axis, so no two handles ever sit on one spot. Names: ``warmup_end``, ``peak``, ``decay_start``,
     ``decay_end``; a handle a shape does not use is left out (constant and 1cycle have no
     decay start: their decay starts where the warmup ends)."""
     d = normalize(design)
     W, D, E = d.warmup, d.decay_start, d.decay_end
     out: dict[str, dict[str, Any]] = {
-        "warmup_end": {"step": _whole(W), "lr": d.peak, "moves": "x"},
+        "warmup_end": {"step": _whole(W), "lr": d.peak, "moves": "xy"},
         "peak": {"step": _whole((W + D) / 2 if D > W else W), "lr": d.peak, "moves": "y"},
     }
     if d.shape not in ("constant", "onecycle"):

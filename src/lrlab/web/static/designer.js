@@ -333,13 +333,23 @@ function render(options = {}) {
   if (!options.keepControls) syncControls();
 }
 
+// Where a handle is drawn: on the curve, except the peak (on the LR axis, at the peak's
+// level) and the decay start (on the step axis, below where the decay begins).
+function handlePos(name, h, sc) {
+  if (name === "peak") return [sc.x0, sc.y(Math.max(h.lr, frozenLow()))];
+  if (name === "decay_start") return [sc.x(h.step), sc.y0];
+  return [sc.x(h.step), sc.y(Math.max(h.lr, frozenLow()))];
+}
+
 function drawHandles(svg, sc, handles) {
   const group = el("g", { class: "handles" }, svg);
   for (const [name, h] of Object.entries(handles)) {
-    const at = drag && drag.name === name && drag.px ? drag.px : [sc.x(h.step), sc.y(Math.max(h.lr, frozenLow()))];
-    el("line", { x1: at[0], x2: at[0], y1: at[1], y2: sc.y0, class: "guide" }, group);
+    const at = drag && drag.name === name && drag.px ? drag.px : handlePos(name, h, sc);
+    if (name === "peak") el("line", { x1: sc.x0, x2: sc.x(h.step), y1: at[1], y2: at[1], class: "guide" }, group);
+    else if (name === "decay_start") el("line", { x1: at[0], x2: at[0], y1: sc.y(Math.max(h.lr, frozenLow())), y2: sc.y0, class: "guide" }, group);
+    else el("line", { x1: at[0], x2: at[0], y1: at[1], y2: sc.y0, class: "guide" }, group);
     const c = el("circle", {
-      cx: at[0], cy: at[1], r: 7, class: `handle ${h.moves}`, "data-handle": name, tabindex: 0,
+      cx: at[0], cy: at[1], r: 7, class: `handle ${h.moves} ${name}`, "data-handle": name, tabindex: 0,
     }, group);
     el("title", {}, c).textContent = `${HANDLE_NAMES[name]}: ${stepText(h.step)}, LR ${lrText(h.lr)} (drag ${
       h.moves === "x" ? "sideways" : h.moves === "y" ? "up or down" : "in any direction"})`;
@@ -495,10 +505,10 @@ function handleAt(point) {
   const sc = scales(axes());
   const found = [];
   for (const [name, h] of Object.entries(info.handles)) {
-    const hx = sc.x(h.step), hy = sc.y(Math.max(h.lr, frozenLow()));
-    if (Math.hypot(hx - point[0], hy - point[1]) <= 12) found.push(name);
+    const [hx, hy] = handlePos(name, h, sc);
+    if (Math.hypot(hx - point[0], hy - point[1]) <= 12) found.push([Math.hypot(hx - point[0], hy - point[1]), name]);
   }
-  return found;
+  return found.sort((a, b) => a[0] - b[0]).map((pair) => pair[1]);
 }
 
 // Several handles on one spot (a cosine's warmup end, peak and decay start): the direction
@@ -546,8 +556,9 @@ function onPointerMove(event) {
   if (drag.name === "warmup_end") {
     const linked = d.decay_start === d.warmup;
     d.warmup = Math.max(0, Math.min(step, (linked ? d.decay_end : d.decay_start) - 1));
-    if (linked || d.shape === "constant" || d.shape === "onecycle") d.decay_start = d.warmup;
     if (d.shape === "onecycle") d.warmup = Math.min(d.warmup, d.decay_end - 3);
+    if (linked || d.shape === "constant" || d.shape === "onecycle") d.decay_start = d.warmup;
+    d.peak = Math.max(lr, d.final, d.start, 1e-12);
   } else if (drag.name === "decay_start") {
     d.decay_start = Math.max(d.warmup, Math.min(step, d.decay_end - 1));
   } else if (drag.name === "decay_end") {
@@ -561,15 +572,16 @@ function onPointerMove(event) {
     d.final = Math.min(d.final, d.peak);
     d.start = Math.min(d.start, d.peak);
   }
-  drag.px = [moves === "y" ? sc.x(info.handles[drag.name].step) : sc.x(drag.name === "decay_end" && d.shape === "onecycle" ? d.decay_end - 1 : drag.name === "decay_end" ? d.decay_end : drag.name === "warmup_end" ? d.warmup : d.decay_start),
-    moves === "x" ? sc.y(Math.max(info.handles[drag.name].lr, frozenLow())) : point[1]];
+  const home = handlePos(drag.name, info.handles[drag.name], sc);
+  const x = { warmup_end: d.warmup, decay_start: d.decay_start, decay_end: d.shape === "onecycle" ? d.decay_end - 1 : d.decay_end }[drag.name];
+  drag.px = [moves === "y" ? home[0] : sc.x(x), moves === "x" ? home[1] : point[1]];
   setStatus(`${HANDLE_NAMES[drag.name]}: ${dragText(drag.name, d)}`);
   applyDesign(d);
 }
 
 function dragText(name, d) {
   if (name === "peak") return `LR ${lrText(d.peak)}`;
-  if (name === "warmup_end") return stepText(d.warmup);
+  if (name === "warmup_end") return `${stepText(d.warmup)}, peak ${lrText(d.peak)}`;
   if (name === "decay_start") return stepText(d.decay_start);
   return `${stepText(d.decay_end)}, LR ${lrText(d.final)}`;
 }
@@ -812,7 +824,7 @@ function onKey(event) {
   const stepBy = Math.max(1, Math.round(span * (event.shiftKey ? 0.1 : 0.01)));
   const sign = event.key === "ArrowRight" || event.key === "ArrowUp" ? 1 : -1;
   const horizontal = event.key === "ArrowLeft" || event.key === "ArrowRight";
-  if (name === "peak" && !horizontal) d.peak *= sign > 0 ? 1.1 : 1 / 1.1;
+  if ((name === "peak" || name === "warmup_end") && !horizontal) d.peak *= sign > 0 ? 1.1 : 1 / 1.1;
   else if (name === "warmup_end" && horizontal) {
     const linked = d.decay_start === d.warmup;
     d.warmup = Math.max(0, Math.min(d.warmup + sign * stepBy, (linked ? d.decay_end : d.decay_start) - 1));
