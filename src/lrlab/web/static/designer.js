@@ -110,10 +110,12 @@ function refresh(options = {}) {
 }
 
 async function pump() {
+  document.body.dataset.busy = "1";
   while (queued) {
     const options = queued;
     queued = null;
     inflight = true;
+    const sent = state.layers.map((l) => l.design);
     const body = { layers: state.layers.map(layerRequest), points: chartWidth() * 2 };
     if (frozen) {
       body.start = frozen.range[0];
@@ -124,12 +126,13 @@ async function pump() {
       answer.layers.forEach((info, i) => {
         const layer = state.layers[i];
         if (!layer) return;
-        if (layer.design) {
+        if (layer.design && layer.design === sent[i]) {
           layer.spec = info.spec;      // a design is stored as its text form
           delete layer.design;
         }
       });
       plot = answer;
+      document.body.dataset.drawn = String(Number(document.body.dataset.drawn || 0) + 1);
       goodLayers = JSON.parse(JSON.stringify(state.layers));
       setError("");
       writeHash();
@@ -145,6 +148,7 @@ async function pump() {
     }
     inflight = false;
   }
+  document.body.dataset.busy = drag ? "1" : "0";
 }
 
 function showRequestError(error) {
@@ -530,6 +534,7 @@ function onPointerDown(event) {
   const candidates = handleAt(point);
   if (!candidates.length) return;
   event.preventDefault();
+  document.body.dataset.busy = "1";
   $("chart").setPointerCapture(event.pointerId);
   frozen = axes();
   drag = { candidates, name: candidates.length === 1 ? candidates[0] : null, origin: point, design: Object.assign({}, activeInfo().design) };
@@ -551,20 +556,22 @@ function onPointerMove(event) {
   const info = activeInfo();
   const moves = info.handles[drag.name].moves;
   const step = Math.round(Math.min(Math.max(sc.xInv(point[0]), 0), meta.limits.max_step));
-  const lr = sc.yInv(point[1]);
+  // a pixel is about 1/400 of the axis: three significant digits say what the hand meant
+  const lr = Math.max(+sc.yInv(point[1]).toPrecision(3), 0);
+  const vertical = Math.abs(dy) >= 3;
   const d = Object.assign({}, drag.design);
   if (drag.name === "warmup_end") {
     const linked = d.decay_start === d.warmup;
     d.warmup = Math.max(0, Math.min(step, (linked ? d.decay_end : d.decay_start) - 1));
     if (d.shape === "onecycle") d.warmup = Math.min(d.warmup, d.decay_end - 3);
     if (linked || d.shape === "constant" || d.shape === "onecycle") d.decay_start = d.warmup;
-    d.peak = Math.max(lr, d.final, d.start, 1e-12);
+    if (vertical) d.peak = Math.max(lr, d.final, d.start, 1e-12);
   } else if (drag.name === "decay_start") {
     d.decay_start = Math.max(d.warmup, Math.min(step, d.decay_end - 1));
   } else if (drag.name === "decay_end") {
     const end = d.shape === "onecycle" ? step + 1 : step;
     d.decay_end = Math.max(d.decay_start + 1, d.shape === "onecycle" ? d.warmup + 3 : 0, end);
-    if (moves === "xy") d.final = Math.max(0, Math.min(lr, d.peak));
+    if (moves === "xy" && vertical) d.final = Math.max(0, Math.min(lr, d.peak));
     if (d.shape === "onecycle") d.final = Math.max(Math.min(d.final, d.start), d.peak * 1e-9);
     if (d.shape === "step" || d.shape === "exponential") d.final = Math.max(d.final, d.peak * 1e-9);
   } else if (drag.name === "peak") {
@@ -591,7 +598,7 @@ function onPointerUp() {
   drag = null;
   frozen = null;
   setStatus("");
-  refresh();
+  refresh();  // redraw with axes fitted to the new curve (and clear the busy mark)
 }
 
 // --- reading the LR at a step -------------------------------------------------------------------
