@@ -1,0 +1,77 @@
+"""``lrlab designer``: prints the URL, serves the page on 127.0.0.1, stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("uvicorn")
+
+from lrlab.cli import main  # noqa: E402
+
+SRC = str(Path(__file__).resolve().parent.parent / "src")
+
+
+def start(*args: str) -> tuple[subprocess.Popen, str]:
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "lrlab.cli", "designer", "--no-browser", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    line = proc.stdout.readline()
+    match = re.search(r"(http://\S+)", line)
+    assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
+    return proc, match.group(1)
+
+
+def get(url: str) -> bytes:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_serves_on_loopback_and_stops_on_ctrl_c():
+    proc, url = start("--port", "0")
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        assert b"lrlab designer" in get(url)
+        assert b"shapes" in get(url + "api/meta")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "stopped" in out
+
+
+def test_a_port_in_use_is_a_clear_error(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["designer", "--no-browser", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrlab: error: --port:") and str(port) in err
+
+
+@pytest.mark.parametrize("argv", [["--port", "70000"], ["--port", "http"]])
+def test_bad_ports_exit_2(argv, capsys):
+    assert main(["designer", "--no-browser", *argv]) == 2
+    assert "expected a port number" in capsys.readouterr().err
+
+
+def test_an_unknown_host_is_a_clear_error(capsys):
+    assert main(["designer", "--no-browser", "--host", "no-such-host.invalid", "--port", "0"]) == 2
+    assert "--host" in capsys.readouterr().err
