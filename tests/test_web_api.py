@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-import lrlab  # noqa: E402
-from lrlab.presets import PRESETS  # noqa: E402
-from lrlab.web.app import MAX_POINTS, STATIC, create_app, sample_steps  # noqa: E402
-from lrlab.web.design import Design, to_spec  # noqa: E402
+import lrlab
+from lrlab.presets import PRESETS
+from lrlab.web.app import MAX_POINTS, STATIC, create_app, sample_steps
+from lrlab.web.design import Design, to_spec
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_page_and_static_files_are_served_without_external_resources(client):
         text = path.read_text()
         urls = set(re.findall(r"https?://[^\s\"'`)]+", text))
         assert urls <= {"http://www.w3.org/2000/svg"}, (path.name, urls)
-        assert "<script src=\"http" not in text and "@import" not in text
+        assert '<script src="http' not in text and "@import" not in text
 
 
 def test_curve_values_are_the_schedules_values_at_the_returned_steps(client):
@@ -64,8 +64,12 @@ def test_curve_values_are_the_schedules_values_at_the_returned_steps(client):
 
 
 def test_default_range_covers_every_layer_and_jumps_are_sampled_on_both_sides(client):
-    answer = plot(client, {"spec": "multistep(0.1, [300, 600], gamma=0.1)"}, {"spec": "cosine(1.0, 0.0, 5000)"},
-                  points=50)
+    answer = plot(
+        client,
+        {"spec": "multistep(0.1, [300, 600], gamma=0.1)"},
+        {"spec": "cosine(1.0, 0.0, 5000)"},
+        points=50,
+    )
     start, end = answer["range"]
     assert start == 0 and end >= 5000
     steps = answer["layers"][0]["steps"]
@@ -75,8 +79,9 @@ def test_default_range_covers_every_layer_and_jumps_are_sampled_on_both_sides(cl
 
 def test_huge_ranges_are_sampled_not_enumerated(client):
     began = time.perf_counter()
-    answer = plot(client, {"spec": "warmup(1000, cosine(1.0, 0.0, 999999999999000))"}, points=500,
-                  start=0, end=10**15)
+    answer = plot(
+        client, {"spec": "warmup(1000, cosine(1.0, 0.0, 999999999999000))"}, points=500, start=0, end=10**15
+    )
     elapsed = time.perf_counter() - began
     layer = answer["layers"][0]
     assert len(layer["steps"]) <= 500 + 3 * len(layer["marks"])
@@ -104,14 +109,17 @@ def test_points_and_layers_are_capped(client):
     assert body["field"] == "end"
 
 
-@pytest.mark.parametrize("spec", [
-    "cosine(1.0, 0.0,",
-    "cosine(-1.0, 0.0, 10)",
-    "__import__('os').system('id')",
-    "cosine(1.0, 0.0, 10).__class__",
-    "cosinus(1.0, 0.0, 10)",
-    "join(cosine(1.0, 0.0, 10), inverse_sqrt(1.0), constant(1.0))",
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "cosine(1.0, 0.0,",
+        "cosine(-1.0, 0.0, 10)",
+        "__import__('os').system('id')",
+        "cosine(1.0, 0.0, 10).__class__",
+        "cosinus(1.0, 0.0, 10)",
+        "join(cosine(1.0, 0.0, 10), inverse_sqrt(1.0), constant(1.0))",
+    ],
+)
 def test_a_bad_spec_gets_the_parse_error(client, spec):
     with pytest.raises(ValueError) as expected:
         lrlab.parse(spec).values([0])
@@ -121,7 +129,9 @@ def test_a_bad_spec_gets_the_parse_error(client, spec):
 
 
 def test_the_failing_layer_is_named(client):
-    body = refused(client.post("/api/plot", json={"layers": [{"spec": "cosine(1.0, 0.0, 10)"}, {"spec": "nope("}]}))
+    body = refused(
+        client.post("/api/plot", json={"layers": [{"spec": "cosine(1.0, 0.0, 10)"}, {"spec": "nope("}]})
+    )
     assert body["field"] == "layers[1].spec"
 
 
@@ -168,8 +178,11 @@ def test_a_design_layer_is_written_as_its_text_form(client):
     assert layer["spec"] == to_spec(design)
     assert lrlab.parse(layer["spec"])(500) == design.peak
     assert set(layer["handles"]) == {"warmup_end", "peak", "decay_start", "decay_end"}
-    body = refused(client.post("/api/plot", json={"layers": [{"design": {"shape": "wsd", "warmup": 900,
-                                                                         "decay_start": 100}}]}))
+    body = refused(
+        client.post(
+            "/api/plot", json={"layers": [{"design": {"shape": "wsd", "warmup": 900, "decay_start": 100}}]}
+        )
+    )
     assert body["field"] == "layers[0].design" and "decay_start" in body["error"]
     body = refused(client.post("/api/plot", json={"layers": [{"design": {"shape": "zigzag"}}]}))
     assert "zigzag" in body["error"]
@@ -194,7 +207,8 @@ def test_lr_at_a_step_exact_and_with_units(client):
     response = client.post("/api/at", json={"layers": [{"spec": spec}, {"spec": "gpt3-125m"}], "step": 50})
     assert response.status_code == 200
     assert response.json()["results"] == [
-        {"step": 50, "lr": lrlab.parse(spec)(50)}, {"step": 50, "lr": lrlab.preset("gpt3-125m")(50)},
+        {"step": 50, "lr": lrlab.parse(spec)(50)},
+        {"step": 50, "lr": lrlab.preset("gpt3-125m")(50)},
     ]
     response = client.post("/api/at", json={"layers": [{"spec": "gpt3-125m"}], "step": "50%"})
     total = 300e9 / 524288
@@ -211,7 +225,9 @@ def test_lr_at_a_step_exact_and_with_units(client):
 
 def test_export_without_the_exporter_is_a_clear_501(client, monkeypatch):
     monkeypatch.setitem(sys.modules, "lrlab.export", None)  # import fails, as before the merge
-    body = refused(client.post("/api/export", json={"layer": {"spec": "cosine(1.0, 0.0, 10)"}, "to": "torch"}), 501)
+    body = refused(
+        client.post("/api/export", json={"layer": {"spec": "cosine(1.0, 0.0, 10)"}, "to": "torch"}), 501
+    )
     assert "lrlab.export" in body["error"]
 
 

@@ -35,6 +35,7 @@ def _exporter():
     try:
         from lrlab.export import export  # type: ignore[import-not-found]
     except ImportError:
+
         def export(schedule, to):
             return f"# {to}\nimport lrlab\n\nschedule = lrlab.parse({str(schedule)!r})\n"
 
@@ -57,25 +58,37 @@ def server():
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's chromium is not installed ({CHROMIUM} is missing): `make test` installs it, "
-                    "or run `apt-get install -y chromium`")
+        pytest.fail(
+            f"Debian's chromium is not installed ({CHROMIUM} is missing): `make test` installs it, "
+            "or run `apt-get install -y chromium`"
+        )
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
         yield browser
         browser.close()
 
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1360, "height": 1000},
-                                  permissions=["clipboard-read", "clipboard-write"])
+    context = browser.new_context(
+        viewport={"width": 1360, "height": 1000}, permissions=["clipboard-read", "clipboard-write"]
+    )
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
-    page.on("request", lambda request: None if request.url.startswith(server[0]) or request.url.startswith("data:")
-            else problems.append(f"external request: {request.url}"))
+    page.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith(server[0]) or request.url.startswith("data:")
+            else problems.append(f"external request: {request.url}")
+        ),
+    )
     page.set_default_timeout(15_000)
     yield page
     context.close()
@@ -132,8 +145,9 @@ def test_drag_handles_and_the_curve_and_text_follow(page, server):
 
     drag(page, 'circle[data-handle="warmup_end"]', 120, 0)
     after = wait_spec_change(page, before)
-    page.wait_for_function("(d) => document.querySelector('path.curve.active').getAttribute('d') !== d",
-                           arg=path_before)
+    page.wait_for_function(
+        "(d) => document.querySelector('path.curve.active').getAttribute('d') !== d", arg=path_before
+    )
     warmup = lrlab.parse(after).to_dict()["steps"]
     assert warmup > 150, after
     assert lrlab.inspect.summary(lrlab.parse(after)).peak == 1e-3  # a sideways drag keeps the peak
@@ -185,7 +199,9 @@ def test_shapes_presets_typed_specs_and_errors(page, server):
         assert page.get_attribute(f'#shapes button[data-shape="{shape}"]', "aria-checked") == "true"
 
     page.select_option("#preset", "gpt3-125m")
-    page.wait_for_function("(s) => document.getElementById('spec').value === s", arg=PRESETS["gpt3-125m"].spec)
+    page.wait_for_function(
+        "(s) => document.getElementById('spec').value === s", arg=PRESETS["gpt3-125m"].spec
+    )
     assert page.input_value("#b-tps") == "524288"
     assert "gpt3-125m" in page.inner_text("#layers")
     page.select_option("#x-unit", "tokens")
@@ -194,7 +210,9 @@ def test_shapes_presets_typed_specs_and_errors(page, server):
 
     before = spec_of(page)
     page.fill("#spec", "wsd(0.001, 2000, warmup=100, cooldown=400, shape='linear')")
-    page.wait_for_function("document.querySelector('path.curve.active').dataset.spec.startsWith('wsd(0.001, 2000')")
+    page.wait_for_function(
+        "document.querySelector('path.curve.active').dataset.spec.startsWith('wsd(0.001, 2000')"
+    )
     assert page.get_attribute('#shapes button[data-shape="wsd"]', "aria-checked") == "true"
     assert before != spec_of(page)
 

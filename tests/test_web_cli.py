@@ -16,15 +16,20 @@ import pytest
 
 pytest.importorskip("uvicorn")
 
-from lrlab.cli import main  # noqa: E402
+from lrlab.cli import main
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 
 
 def start(*args: str) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-m", "lrlab.cli", "designer", "--no-browser", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrlab.cli", "designer", "--no-browser", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     line = proc.stdout.readline()
     match = re.search(r"(http://\S+)", line)
     assert match, (line, proc.stderr.read() if proc.poll() is not None else "")

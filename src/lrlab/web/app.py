@@ -30,7 +30,6 @@ import difflib
 import importlib
 import json
 import math
-import numbers
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +101,9 @@ def _plain(value: Any) -> Any:
 
 def _json(data: Any, status: int = 200) -> Response:
     body = json.dumps(_plain(data), allow_nan=False, separators=(",", ":"))
-    return Response(body, status_code=status, media_type="application/json",
-                    headers={"Cache-Control": "no-store"})
+    return Response(
+        body, status_code=status, media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
 
 
 def _error(error: BadRequest) -> Response:
@@ -158,8 +158,12 @@ def _budget(data: object, field: str, base: Budget | None = None) -> Budget | No
         if key != "total_steps" and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise BadRequest(f"{field}.{key} must be a positive number; got {value!r}", f"{field}.{key}")
         if key == "total_steps" and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
-            raise BadRequest(f"{field}.total_steps must be a number of steps or a length such as "
-                             f"'300B tokens'; got {value!r}", f"{field}.total_steps")
+            raise BadRequest(
+                f"{field}.total_steps must be a number of steps or a length such as "
+                f"'300B tokens'; got {value!r}",
+                f"{field}.total_steps",
+            )
+    budget: Budget | None
     try:
         if base is not None:
             budget = dataclasses.replace(base, **given)
@@ -184,11 +188,14 @@ def _check_cost(schedule: Schedule) -> None:
                 stack.append(value)
             elif isinstance(value, list):
                 stack += [v for v in value if isinstance(v, dict)]
-            elif key in ("cycles", "repeats", "times") and isinstance(value, numbers.Real) and (
-                value > MAX_REPEATS
+            elif (
+                key in ("cycles", "repeats", "times")
+                and isinstance(value, (int, float))
+                and (value > MAX_REPEATS)
             ):
-                raise ValueError(f"{node.get('family')}.{key} must be at most {MAX_REPEATS} in the "
-                                 f"designer; got {value!r}")
+                raise ValueError(
+                    f"{node.get('family')}.{key} must be at most {MAX_REPEATS} in the designer; got {value!r}"
+                )
 
 
 def _layer(data: object, field: str) -> Layer:
@@ -196,10 +203,13 @@ def _layer(data: object, field: str) -> Layer:
         raise BadRequest(f"{field} must be an object with a 'spec' or a 'design'", field)
     unknown = sorted(str(k) for k in data if k not in ("spec", "design", "budget", "label"))
     if unknown:
-        raise BadRequest(f"{field} has unknown key {unknown[0]!r}; expected spec, design, budget, label", field)
+        raise BadRequest(
+            f"{field} has unknown key {unknown[0]!r}; expected spec, design, budget, label", field
+        )
     if ("spec" in data) == ("design" in data):
-        raise BadRequest(f"{field} needs exactly one of 'spec' (a text form or preset name) or 'design'",
-                         field)
+        raise BadRequest(
+            f"{field} needs exactly one of 'spec' (a text form or preset name) or 'design'", field
+        )
     preset: Preset | None = None
     design: Design | None = None
     if "design" in data:
@@ -213,17 +223,22 @@ def _layer(data: object, field: str) -> Layer:
         where = f"{field}.spec"
         text = data["spec"]
         if not isinstance(text, str):
-            raise BadRequest(f"{where} must be a string (a schedule such as 'cosine(6e-4, 6e-5, 19073)' "
-                             f"or a preset name); got {type(text).__name__}", where)
+            raise BadRequest(
+                f"{where} must be a string (a schedule such as 'cosine(6e-4, 6e-5, 19073)' "
+                f"or a preset name); got {type(text).__name__}",
+                where,
+            )
         if "(" not in text and "*" not in text:
             name = text.strip()
             preset = PRESETS.get(name) or {k.lower(): p for k, p in PRESETS.items()}.get(name.lower())
             if preset is None:
                 close = difflib.get_close_matches(name.lower(), list(PRESETS), n=1, cutoff=0.5)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise BadRequest(f"unknown preset {name!r}{hint}: expected a preset name "
-                                 f"({', '.join(PRESETS)}) or a schedule such as 'cosine(6e-4, 6e-5, 19073)'",
-                                 where)
+                raise BadRequest(
+                    f"unknown preset {name!r}{hint}: expected a preset name "
+                    f"({', '.join(PRESETS)}) or a schedule such as 'cosine(6e-4, 6e-5, 19073)'",
+                    where,
+                )
             text = preset.spec
     budget = _budget(data.get("budget"), f"{field}.budget", None if preset is None else preset.budget)
     try:
@@ -235,9 +250,9 @@ def _layer(data: object, field: str) -> Layer:
             raise ValueError(f"{name}={length!r} has a unit: give the budget ({_needs(length)})")
         schedule = written if budget is None else written.resolve(budget)
         schedule.values([0])  # builds every lazy part: a bad composition fails here, with its message
-        for length in (schedule.length,):
-            if length is not None and length > MAX_STEP:
-                raise ValueError(f"the schedule is {length:g} steps long; the designer draws at most 2^53")
+        steps = schedule.length
+        if steps is not None and steps > MAX_STEP:
+            raise ValueError(f"the schedule is {steps:g} steps long; the designer draws at most 2^53")
     except (ValueError, TypeError, ArithmeticError, RecursionError) as error:
         raise BadRequest(str(error), where) from None
     if design is None:
@@ -248,7 +263,8 @@ def _layer(data: object, field: str) -> Layer:
 def _needs(length: str) -> str:
     unit = parse_length(length).unit
     return {"percent": "total_steps", "tokens": "tokens_per_step", "epochs": "steps_per_epoch"}.get(
-        unit, "total_steps")
+        unit, "total_steps"
+    )
 
 
 def _layers(data: dict[str, Any]) -> list[Layer]:
@@ -262,8 +278,10 @@ def _int(data: dict[str, Any], key: str, low: float, high: float, default: Any) 
     value = data.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        math.isfinite(value) and float(value).is_integer() and low <= value <= high
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and float(value).is_integer() and low <= value <= high)
     ):
         raise BadRequest(f"{key} must be a whole number from {low:g} to {high:g}; got {value!r}", key)
     return int(value)
@@ -331,8 +349,12 @@ def _describe(layer: Layer, steps: np.ndarray, start: int, end: int) -> dict[str
     view = [b for b in marks if start <= b <= end][:MAX_MARKS]
     design = layer.design
     return {
-        "preset": None if layer.preset is None else {
-            "name": layer.preset.name, "citation": layer.preset.citation, "url": layer.preset.url,
+        "preset": None
+        if layer.preset is None
+        else {
+            "name": layer.preset.name,
+            "citation": layer.preset.citation,
+            "url": layer.preset.url,
         },
         "spec": str(layer.written),
         "resolved": str(s),
@@ -355,19 +377,26 @@ def _describe(layer: Layer, steps: np.ndarray, start: int, end: int) -> dict[str
 
 async def _meta(request: Request) -> Response:
     presets = [
-        {"name": p.name, "spec": p.spec, "budget": _budget_dict(p.budget), "citation": p.citation,
-         "url": p.url}
+        {
+            "name": p.name,
+            "spec": p.spec,
+            "budget": _budget_dict(p.budget),
+            "citation": p.citation,
+            "url": p.url,
+        }
         for p in PRESETS.values()
     ]
-    return _json({
-        "shapes": list(DESIGN_SHAPES),
-        "cooldowns": list(COOLDOWNS),
-        "targets": list(EXPORT_TARGETS),
-        "limits": {"points": MAX_POINTS, "layers": MAX_LAYERS, "max_step": MAX_STEP, "marks": MAX_MARKS},
-        "default_design": Design().to_dict(),
-        "default_spec": to_spec(Design()),
-        "presets": presets,
-    })
+    return _json(
+        {
+            "shapes": list(DESIGN_SHAPES),
+            "cooldowns": list(COOLDOWNS),
+            "targets": list(EXPORT_TARGETS),
+            "limits": {"points": MAX_POINTS, "layers": MAX_LAYERS, "max_step": MAX_STEP, "marks": MAX_MARKS},
+            "default_design": Design().to_dict(),
+            "default_spec": to_spec(Design()),
+            "presets": presets,
+        }
+    )
 
 
 def _plot(data: dict[str, Any]) -> dict[str, Any]:
@@ -388,8 +417,9 @@ def _step_of(value: object, layer: Layer, field: str) -> int:
     """A step from the request: an int >= 0, or a length ('50%', '1B tokens', '2ep') that
     the layer's budget turns into steps (rounded down to the update it falls in)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise BadRequest(f"{field} must be a whole number of steps >= 0 or a length such as '50%'; "
-                         f"got {value!r}", field)
+        raise BadRequest(
+            f"{field} must be a whole number of steps >= 0 or a length such as '50%'; got {value!r}", field
+        )
     written = value
     try:
         if isinstance(value, str):
@@ -426,8 +456,12 @@ def _export(data: dict[str, Any]) -> dict[str, Any]:
         module = importlib.import_module("lrlab.export")
         export = module.export
     except (ImportError, AttributeError):
-        raise BadRequest("code export is not available: this lrlab has no lrlab.export module "
-                         "(it comes with lrlab's plots-and-export feature)", "to", 501) from None
+        raise BadRequest(
+            "code export is not available: this lrlab has no lrlab.export module "
+            "(it comes with lrlab's plots-and-export feature)",
+            "to",
+            501,
+        ) from None
     try:
         code = export(layer.schedule, to=to)
     except (ValueError, TypeError, NotImplementedError) as error:

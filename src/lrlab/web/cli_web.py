@@ -29,15 +29,25 @@ class _Error(Exception):
 def add_commands(commands: Any) -> None:
     """Register ``designer`` on the main parser's subcommands."""
     designer = commands.add_parser(
-        "designer", help="design a schedule in the browser: drag, compare, export",
+        "designer",
+        help="design a schedule in the browser: drag, compare, export",
         description="Serve the schedule designer on this machine: drag the warmup and decay "
         "handles, pick a shape or a preset, overlay schedules, read the LR at any step and copy "
         "the code for your framework. The whole design is in the page's URL.",
     )
-    designer.add_argument("--port", type=_port, default=None, metavar="P",
-                          help=f"port to listen on (default {DEFAULT_PORT}, or a free one if taken; 0: any)")
-    designer.add_argument("--host", default="127.0.0.1", metavar="H",
-                          help="address to bind (default 127.0.0.1: this machine only)")
+    designer.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        metavar="P",
+        help=f"port to listen on (default {DEFAULT_PORT}, or a free one if taken; 0: any)",
+    )
+    designer.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="H",
+        help="address to bind (default 127.0.0.1: this machine only)",
+    )
     designer.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
     designer.set_defaults(run=_designer)
 
@@ -65,7 +75,9 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as error:
         sock.close()
         if error.errno == errno.EADDRINUSE:
-            raise _Error(f"--port: port {port} on {host} is in use: give another --port (or 0 for any)") from None
+            raise _Error(
+                f"--port: port {port} on {host} is in use: give another --port (or 0 for any)"
+            ) from None
         raise _Error(f"--host/--port: cannot listen on {host}:{port} ({error.strerror})") from None
     return sock
 
@@ -94,8 +106,10 @@ def _designer(args: argparse.Namespace) -> int:
 
         from lrlab.web.app import create_app
     except ImportError as error:
-        sys.stderr.write(f"lrlab: error: the designer needs the web extra ({error.name} is missing): "
-                         "pip install 'lrlab[web]'\n")
+        sys.stderr.write(
+            f"lrlab: error: the designer needs the web extra ({error.name} is missing): "
+            "pip install 'lrlab[web]'\n"
+        )
         return 2
     try:
         if args.port is None:
@@ -111,8 +125,10 @@ def _designer(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     url = _url(args.host, port)
     if not _is_loopback(args.host):
-        sys.stderr.write(f"lrlab: warning: listening on {args.host}: the designer has no authentication, "
-                         "anyone who can reach this address can use it\n")
+        sys.stderr.write(
+            f"lrlab: warning: listening on {args.host}: the designer has no authentication, "
+            "anyone who can reach this address can use it\n"
+        )
     config = uvicorn.Config(create_app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     sys.stdout.write(f"lrlab designer: {url}  (Ctrl-C to stop)\n")

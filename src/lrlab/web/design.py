@@ -145,7 +145,8 @@ def design_from_dict(data: object) -> Design:
 def normalize(design: Design) -> Design:
     """The design with what its shape fixes filled in: the steps a shape ignores follow the
     others (constant and 1cycle have ``D = W``), a geometric decay (exponential, step, WSD
-    with an exponential cooldown) gets a positive final (``peak / 100`` for a final of 0), a 1cycle design a positive start (``peak / 25``) and
+    with an exponential cooldown) gets a positive final (``peak / 100`` for a final of 0),
+    a 1cycle design a positive start (``peak / 25``) and
     final (``start / 1e4``) and its 1cycle warmup where torch's convention puts it."""
     changes: dict[str, Any] = {}
     shape, peak = design.shape, design.peak
@@ -195,8 +196,10 @@ def to_spec(design: Design) -> str:
         return f"wsd({', '.join(args)})"
     if d.shape == "onecycle":
         pct = _onecycle_pct(W, E)
-        return (f"onecycle({peak!r}, {_num(E)}, pct_start={pct!r}, div={peak / d.start!r}, "
-                f"final_div={d.start / final!r})")
+        return (
+            f"onecycle({peak!r}, {_num(E)}, pct_start={pct!r}, div={peak / d.start!r}, "
+            f"final_div={d.start / final!r})"
+        )
     if d.shape == "constant":
         body = f"constant({peak!r}, steps={_num(E - W)})"
     else:
@@ -241,7 +244,8 @@ def handles(design: Design) -> dict[str, dict[str, Any]]:
     """Where each handle is: ``{name: {"step", "lr", "moves"}}``, ``moves`` being ``"x"``,
     ``"y"`` or ``"xy"`` (the warmup end moves the warmup's length and the peak; the decay end
     the run's end and the final LR). The page draws the peak handle on the LR axis and the
-    decay start on the step axis, so no two handles ever sit on one spot. Names: ``warmup_end``, ``peak``, ``decay_start``,
+    decay start on the step axis, so no two handles ever sit on one spot. Names:
+    ``warmup_end``, ``peak``, ``decay_start``,
     ``decay_end``; a handle a shape does not use is left out (constant and 1cycle have no
     decay start: their decay starts where the warmup ends)."""
     d = normalize(design)
@@ -304,12 +308,22 @@ def _recognize(d: dict[str, Any]) -> Design | None:
     if level is not None and (shape == "constant" or level != peak):
         return None
     start = _solve(start_factor * peak, lambda x: x / peak, start_factor) if start_factor else 0.0
-    return Design(shape=shape, peak=peak, final=final, start=start, warmup=warmup,
-                  decay_start=warmup + stable + begin, decay_end=warmup + stable + end, **extra)
+    return Design(
+        shape=shape,
+        peak=peak,
+        final=final,
+        start=start,
+        warmup=warmup,
+        decay_start=warmup + stable + begin,
+        decay_end=warmup + stable + end,
+        **extra,
+    )
 
 
 def _is_level(d: dict[str, Any]) -> bool:
-    return d.get("family") == "constant" and d.get("steps") is not None and set(d) == {"family", "lr", "steps"}
+    return (
+        d.get("family") == "constant" and d.get("steps") is not None and set(d) == {"family", "lr", "steps"}
+    )
 
 
 def _recognize_decay(d: dict[str, Any]) -> tuple[str, float, float, float, float, dict[str, Any]] | None:
@@ -331,8 +345,10 @@ def _recognize_decay(d: dict[str, Any]) -> tuple[str, float, float, float, float
             return None
         spacing = (marks[-1] - marks[0]) / (drops - 1) if drops > 1 else marks[0]
         begin = max(0.0, marks[-1] - drops * spacing)
-        for candidate in sorted(range(max(0, math.floor(begin) - drops - 1), math.ceil(begin) + drops + 2),
-                                key=lambda c: abs(c - begin)):
+        for candidate in sorted(
+            range(max(0, math.floor(begin) - drops - 1), math.ceil(begin) + drops + 2),
+            key=lambda c: abs(c - begin),
+        ):
             length = marks[-1] - candidate
             if [round(candidate + i * length / drops) for i in range(1, drops + 1)] == marks:
                 begin = float(candidate)  # the whole step to_spec's rounding started from
@@ -351,7 +367,17 @@ def _recognize_decay(d: dict[str, Any]) -> tuple[str, float, float, float, float
 
 
 def _recognize_wsd(d: dict[str, Any]) -> Design | None:
-    allowed = {"family", "peak", "steps", "warmup", "cooldown", "cooldown_fraction", "shape", "floor", "start"}
+    allowed = {
+        "family",
+        "peak",
+        "steps",
+        "warmup",
+        "cooldown",
+        "cooldown_fraction",
+        "shape",
+        "floor",
+        "start",
+    }
     shape = d.get("shape", "one_minus_sqrt")
     if not set(d) <= allowed or shape not in COOLDOWNS:
         return None
@@ -361,8 +387,16 @@ def _recognize_wsd(d: dict[str, Any]) -> Design | None:
     else:
         cooldown = total * float(d.get("cooldown_fraction", 0.2))
     warmup = float(d.get("warmup", 0.0))
-    return Design(shape="wsd", peak=d["peak"], final=d.get("floor", 0.0), start=d.get("start", 0.0),
-                  warmup=warmup, decay_start=total - cooldown, decay_end=total, cooldown=shape)
+    return Design(
+        shape="wsd",
+        peak=d["peak"],
+        final=d.get("floor", 0.0),
+        start=d.get("start", 0.0),
+        warmup=warmup,
+        decay_start=total - cooldown,
+        decay_end=total,
+        cooldown=shape,
+    )
 
 
 def _recognize_onecycle(d: dict[str, Any]) -> Design | None:
@@ -373,8 +407,15 @@ def _recognize_onecycle(d: dict[str, Any]) -> Design | None:
     start = _solve(d["peak"] / div, lambda x: d["peak"] / x, div)
     final = _solve(start / final_div, lambda x: start / x, final_div)
     warmup = pct * total - 1.0
-    return Design(shape="onecycle", peak=d["peak"], final=final, start=start, warmup=warmup,
-                  decay_start=warmup, decay_end=total)
+    return Design(
+        shape="onecycle",
+        peak=d["peak"],
+        final=final,
+        start=start,
+        warmup=warmup,
+        decay_start=warmup,
+        decay_end=total,
+    )
 
 
 def approximate(summary: dict[str, Any], end: float) -> Design:
@@ -387,8 +428,14 @@ def approximate(summary: dict[str, Any], end: float) -> Design:
     warmup = min(float(summary["warmup_steps"]), length - 1.0)
     final = summary.get("final")
     final = min(float(final), peak) if final is not None and final >= 0 else 0.0
-    return Design(shape="cosine", peak=peak, final=final, warmup=round(warmup),
-                  decay_start=round(warmup), decay_end=max(round(length), round(warmup) + 1))
+    return Design(
+        shape="cosine",
+        peak=peak,
+        final=final,
+        warmup=round(warmup),
+        decay_start=round(warmup),
+        decay_end=max(round(length), round(warmup) + 1),
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -399,8 +446,9 @@ def _choice(value: object, name: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
-def _number(value: object, name: str, *, low: float = -math.inf, high: float = math.inf,
-            low_open: bool = False) -> float:
+def _number(
+    value: object, name: str, *, low: float = -math.inf, high: float = math.inf, low_open: bool = False
+) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name} must be a number; got {value!r}")
     try:
