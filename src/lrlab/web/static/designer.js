@@ -39,6 +39,7 @@ let plot = null;           // the last good POST /api/plot answer
 let frozen = null;         // axes kept still while a handle is dragged
 let drag = null;           // the handle being dragged
 let exportTo = "torch";
+let keyHandle = null;      // the handle moved with the keyboard last
 let inflight = false, queued = null;
 let goodLayers = null;     // the layers of the last answer that drew: restored after a refusal
 
@@ -355,6 +356,7 @@ function drawHandles(svg, sc, handles) {
     const c = el("circle", {
       cx: at[0], cy: at[1], r: 7, class: `handle ${h.moves} ${name}`, "data-handle": name, tabindex: 0,
     }, group);
+    if (keyHandle === name) setTimeout(() => c.focus(), 0);
     el("title", {}, c).textContent = `${HANDLE_NAMES[name]}: ${stepText(h.step)}, LR ${lrText(h.lr)} (drag ${
       h.moves === "x" ? "sideways" : h.moves === "y" ? "up or down" : "in any direction"})`;
   }
@@ -530,6 +532,7 @@ function choose(candidates, dx, dy) {
 }
 
 function onPointerDown(event) {
+  keyHandle = null;
   const point = pointer(event);
   const candidates = handleAt(point);
   if (!candidates.length) return;
@@ -841,6 +844,7 @@ function onKey(event) {
   else if (name === "decay_end") d.final = Math.min(d.peak, d.final * (sign > 0 ? 1.1 : 1 / 1.1));
   else return;
   event.preventDefault();
+  keyHandle = name;  // the redraw replaces the circle: focus goes to its successor
   d.final = Math.min(d.final, d.peak);
   d.start = Math.min(d.start, d.peak);
   applyDesign(d);
