@@ -271,3 +271,36 @@ def test_a_repeat_count_beyond_the_limit_is_refused(client):
 def test_static_files_are_inside_the_package():
     assert (Path(STATIC) / "index.html").exists()
     assert Path(STATIC).is_relative_to(Path(lrlab.__file__).parent)
+
+
+def test_x_in_percent_puts_each_schedule_on_its_own_run(client):
+    short, long = {"spec": "cosine(1.0, 0.0, 1000)"}, {"spec": "cosine(1.0, 0.0, 50000)"}
+    answer = plot(client, short, long, x="percent", points=200)
+    assert answer["x"] == "percent" and answer["range"][0] == 0 and answer["range"][1] >= 100
+    for layer, total in zip(answer["layers"], (1000, 50000)):
+        assert layer["x_scale"] == 100 / total
+        np.testing.assert_allclose(layer["x"], np.array(layer["steps"]) * 100 / total)
+        assert layer["steps"][-1] >= total  # both reach 100% of their own run
+    # a window in percent covers the same fraction of each run
+    answer = plot(client, short, long, x="percent", start=50, end=60, points=50)
+    assert [(lay["steps"][0], lay["steps"][-1]) for lay in answer["layers"]] == [(500, 600), (25000, 30000)]
+
+
+def test_x_in_tokens_uses_each_schedules_tokens_per_step(client):
+    gpt3 = {"spec": "gpt3-125m"}
+    mine = {"spec": "cosine(1e-3, 0.0, 1000)"}
+    body = refused(client.post("/api/plot", json={"layers": [gpt3, mine], "x": "tokens"}))
+    assert body["field"] == "layers[1].budget" and "tokens_per_step" in body["error"]
+    answer = plot(client, gpt3, mine, x="tokens", tokens_per_step=1000, points=50)
+    assert [lay["x_scale"] for lay in answer["layers"]] == [524288, 1000]
+    assert answer["range"][1] >= 300e9
+    refused(client.post("/api/plot", json={"layers": [mine], "x": "epochs"}))
+    refused(client.post("/api/plot", json={"layers": [mine], "x": "percent", "start": 5, "end": 5}))
+
+
+def test_lr_at_one_step_per_layer(client):
+    a, b = "cosine(1.0, 0.0, 100)", "linear(1.0, 0.0, 1000)"
+    response = client.post("/api/at", json={"layers": [{"spec": a}, {"spec": b}], "step": [50, 500]})
+    assert response.json()["results"] == [{"step": 50, "lr": 0.5}, {"step": 500, "lr": lrlab.parse(b)(500)}]
+    body = refused(client.post("/api/at", json={"layers": [{"spec": a}, {"spec": b}], "step": [50]}))
+    assert body["field"] == "step"

@@ -205,6 +205,7 @@ def test_shapes_presets_typed_specs_and_errors(page, server):
     assert page.input_value("#b-tps") == "524288"
     assert "gpt3-125m" in page.inner_text("#layers")
     page.select_option("#x-unit", "tokens")
+    page.wait_for_function("[...document.querySelectorAll('#chart text.title')].some(t => t.textContent === 'tokens')")
     labels = page.locator("#chart text.tick.x").all_text_contents()
     assert any(label.endswith("B") for label in labels), labels
 
@@ -241,6 +242,7 @@ def test_overlay_copy_and_reload_the_shared_url(page, server, browser):
     assert curves.nth(0).get_attribute("d") != curves.nth(1).get_attribute("d")
     assert page.locator("#layers li").count() == 2
     page.select_option("#x-unit", "percent")
+    settled(page)
     page.check("#log-y")
 
     page.click('#export-tabs button[data-target="optax"]')

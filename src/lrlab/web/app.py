@@ -13,12 +13,14 @@ API (JSON in, JSON out; ``LAYER`` is ``{"spec": text or preset name, "budget": {
 
 * ``GET  /api/meta``: shapes, cooldown shapes, export targets, limits, the default design
   and the presets (name, spec, budget, citation, url).
-* ``POST /api/plot`` ``{"layers": [LAYER, ...], "start"?, "end"?, "points"?}``: for each
-  layer its text form (as written and resolved), budget, summary, the recognized design
-  and its handles (or null), a design to start editing from, the x-axis totals and the
-  sampled curve ``steps``/``lr``; plus the common ``range``.
-* ``POST /api/at`` ``{"layers": [...], "step": int or "50%" / "1B tokens"}``: the exact LR of
-  each layer at that step.
+* ``POST /api/plot`` ``{"layers": [LAYER, ...], "x"?, "start"?, "end"?, "points"?,
+  "tokens_per_step"?}``: for each layer its text form (as written and resolved), budget,
+  summary, the recognized design and its handles (or null), a design to start editing
+  from, the x-axis totals and the sampled curve ``steps``/``x``/``lr`` (``x = step *
+  x_scale``); plus the common ``range`` on the x axis (``steps``, ``percent`` of each
+  schedule's own run, or ``tokens``).
+* ``POST /api/at`` ``{"layers": [...], "step": int or "50%" / "1B tokens", or a list with
+  one per layer}``: the exact LR of each layer at that step.
 * ``POST /api/export`` ``{"layer": LAYER, "to": target}``: ``lrlab.export`` 's snippet (501
   with an explanation where that module is not installed).
 """
@@ -399,18 +401,73 @@ async def _meta(request: Request) -> Response:
     )
 
 
+X_UNITS = ("steps", "percent", "tokens")
+
+
+def _x_scale(layer: Layer, unit: str, tokens_per_step: float | None, field: str) -> float:
+    """x = step * scale: 1 for steps, 100 / total for % of the layer's own run, the layer's
+    tokens per step (else the request's) for tokens."""
+    if unit == "steps":
+        return 1.0
+    if unit == "percent":
+        return 100.0 / _total(layer)
+    tps = layer.budget.tokens_per_step if layer.budget is not None else None
+    tps = tps or tokens_per_step
+    if tps is None:
+        raise BadRequest(f"x='tokens' needs tokens_per_step: give it in {field}.budget or in the request",
+                         f"{field}.budget")
+    return float(tps)
+
+
+def _x(data: dict[str, Any], key: str, low: float, default: Any) -> Any:
+    value = data.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        math.isfinite(value) and value >= low
+    ):
+        raise BadRequest(f"{key} must be a finite number >= {low:g} on the x axis; got {value!r}", key)
+    return float(value)
+
+
 def _plot(data: dict[str, Any]) -> dict[str, Any]:
+    """Curves of every layer over a common x range.
+
+    ``x`` is the axis: ``steps``, ``percent`` (each schedule against its own run: its
+    budget's total steps, else its length) or ``tokens`` (each schedule's own tokens per
+    step, else the request's ``tokens_per_step``). ``start`` and ``end`` are in that unit
+    (whole steps for ``steps``); each layer is sampled over the steps they cover."""
     layers = _layers(data)
     points = _int(data, "points", 2, MAX_POINTS, DEFAULT_POINTS)
-    start = _int(data, "start", 0, MAX_STEP - 1, 0)
-    default_end = max(_view_end(layer) for layer in layers)
-    end = _int(data, "end", start + 1, MAX_STEP, None)
-    end = int(max(default_end, start + 1)) if end is None else end
+    unit = data.get("x", "steps")
+    if unit not in X_UNITS:
+        raise BadRequest(f"x must be one of {', '.join(X_UNITS)}; got {unit!r}", "x")
+    tps = data.get("tokens_per_step")
+    if tps is not None and (isinstance(tps, bool) or not isinstance(tps, (int, float))
+                            or not math.isfinite(tps) or tps <= 0):
+        raise BadRequest(f"tokens_per_step must be a positive number; got {tps!r}", "tokens_per_step")
+    scales = [_x_scale(layer, unit, tps, f"layers[{i}]") for i, layer in enumerate(layers)]
+    default_end = max(_view_end(layer) * scale for layer, scale in zip(layers, scales))
+    if unit == "steps":
+        start = _int(data, "start", 0, MAX_STEP - 1, 0)
+        end = _int(data, "end", start + 1, MAX_STEP, None)
+        end = int(max(default_end, start + 1)) if end is None else end
+    else:
+        start = _x(data, "start", 0.0, 0.0)
+        end = _x(data, "end", 0.0, None)
+        end = default_end if end is None else end
+        if not end > start:
+            raise BadRequest(f"end must be > start ({start!r}); got {end!r}", "end")
     out = []
-    for layer in layers:
-        steps = sample_steps(start, end, points, _marks(layer.schedule))
-        out.append(_describe(layer, steps, start, end))
-    return {"range": [start, end], "points": points, "layers": out}
+    for layer, scale in zip(layers, scales):
+        first = min(max(math.floor(start / scale), 0), int(MAX_STEP) - 1)
+        last = min(max(math.ceil(end / scale), first + 1), int(MAX_STEP))
+        steps = sample_steps(first, last, points, _marks(layer.schedule))
+        info = _describe(layer, steps, first, last)
+        info["x_scale"] = scale
+        info["x"] = steps * scale
+        out.append(info)
+    return {"range": [start, end], "x": unit, "points": points, "layers": out}
 
 
 def _step_of(value: object, layer: Layer, field: str) -> int:
@@ -440,9 +497,16 @@ def _at(data: dict[str, Any]) -> dict[str, Any]:
     layers = _layers(data)
     if "step" not in data:
         raise BadRequest("step is missing: give a whole number of steps or a length such as '50%'", "step")
+    given = data["step"]
+    if isinstance(given, list):
+        if len(given) != len(layers):
+            raise BadRequest(f"step must be one step, or a list of one step per layer ({len(layers)}); "
+                             f"got {len(given)}", "step")
+    else:
+        given = [given] * len(layers)
     results = []
-    for layer in layers:
-        step = _step_of(data["step"], layer, "step")
+    for i, (layer, value) in enumerate(zip(layers, given)):
+        step = _step_of(value, layer, "step" if not isinstance(data["step"], list) else f"step[{i}]")
         results.append({"step": step, "lr": layer.schedule(step)})
     return {"results": results}
 

@@ -117,7 +117,9 @@ async function pump() {
     queued = null;
     inflight = true;
     const sent = state.layers.map((l) => l.design);
-    const body = { layers: state.layers.map(layerRequest), points: chartWidth() * 2 };
+    const body = { layers: state.layers.map(layerRequest), points: chartWidth() * 2, x: state.x };
+    const tps = activeTokensPerStep();
+    if (tps) body.tokens_per_step = tps;
     if (frozen) {
       body.start = frozen.range[0];
       body.end = frozen.range[1];
@@ -139,6 +141,7 @@ async function pump() {
       writeHash();
       render(options);
     } catch (error) {
+      if (plot && state.x !== plot.x) state.x = plot.x;  // an x unit that cannot be drawn is undone
       if (goodLayers) {
         state.layers = JSON.parse(JSON.stringify(goodLayers));
         state.active = Math.min(state.active, state.layers.length - 1);
@@ -150,6 +153,19 @@ async function pump() {
     inflight = false;
   }
   document.body.dataset.busy = drag ? "1" : "0";
+}
+
+// tokens per step for layers that have none (x in tokens): the edited schedule's
+function activeTokensPerStep() {
+  const layer = state.layers[state.active];
+  if (layer && layer.budget && layer.budget.tokens_per_step) return layer.budget.tokens_per_step;
+  const info = plot && plot.layers[state.active];
+  return info ? info.tokens_per_step : null;
+}
+
+function scaleOf(i) {
+  const info = plot && plot.layers[i];
+  return info ? info.x_scale : 1;
 }
 
 function showRequestError(error) {
@@ -238,16 +254,14 @@ function short(n) {
   return `${+n.toPrecision(4)}`;
 }
 
-function xLabel(step) {
-  const info = activeInfo();
-  if (state.x === "percent" && info) return `${+((100 * step) / info.total).toPrecision(3)}%`;
-  if (state.x === "tokens" && info && info.tokens_per_step) return short(step * info.tokens_per_step);
-  return short(step);
+function xLabel(x) {
+  if (plot && plot.x === "percent") return `${+x.toPrecision(3)}%`;
+  return short(x);
 }
 
 function xTitle() {
-  if (state.x === "percent") return "% of the run";
-  if (state.x === "tokens") return "tokens";
+  if (plot && plot.x === "percent") return "% of each schedule's run";
+  if (plot && plot.x === "tokens") return "tokens";
   return "step";
 }
 
@@ -322,7 +336,7 @@ function render(options = {}) {
     for (let k = 0; k < info.steps.length; k++) {
       const v = info.lr[k];
       if (v === null || (ax.log && !(v > 0))) { pen = false; continue; }
-      const px = sc.x(info.steps[k]).toFixed(2), py = Math.max(-1e4, Math.min(1e4, sc.y(v))).toFixed(2);
+      const px = sc.x(info.x[k]).toFixed(2), py = Math.max(-1e4, Math.min(1e4, sc.y(v))).toFixed(2);
       d += `${pen ? "L" : "M"}${px},${py}`;
       pen = true;
     }
@@ -341,16 +355,17 @@ function render(options = {}) {
 // Where a handle is drawn: on the curve, except the peak (on the LR axis, at the peak's
 // level) and the decay start (on the step axis, below where the decay begins).
 function handlePos(name, h, sc) {
+  const x = sc.x(h.step * scaleOf(state.active));
   if (name === "peak") return [sc.x0, sc.y(Math.max(h.lr, frozenLow()))];
-  if (name === "decay_start") return [sc.x(h.step), sc.y0];
-  return [sc.x(h.step), sc.y(Math.max(h.lr, frozenLow()))];
+  if (name === "decay_start") return [x, sc.y0];
+  return [x, sc.y(Math.max(h.lr, frozenLow()))];
 }
 
 function drawHandles(svg, sc, handles) {
   const group = el("g", { class: "handles" }, svg);
   for (const [name, h] of Object.entries(handles)) {
     const at = drag && drag.name === name && drag.px ? drag.px : handlePos(name, h, sc);
-    if (name === "peak") el("line", { x1: sc.x0, x2: sc.x(h.step), y1: at[1], y2: at[1], class: "guide" }, group);
+    if (name === "peak") el("line", { x1: sc.x0, x2: sc.x(h.step * scaleOf(state.active)), y1: at[1], y2: at[1], class: "guide" }, group);
     else if (name === "decay_start") el("line", { x1: at[0], x2: at[0], y1: sc.y(Math.max(h.lr, frozenLow())), y2: sc.y0, class: "guide" }, group);
     else el("line", { x1: at[0], x2: at[0], y1: at[1], y2: sc.y0, class: "guide" }, group);
     const c = el("circle", {
@@ -391,7 +406,7 @@ function syncControls() {
     if (document.activeElement !== $(id)) $(id).value = budget[key] === null || budget[key] === undefined ? "" : budget[key];
   }
   const tokens = $("x-unit").querySelector('option[value="tokens"]');
-  tokens.disabled = !info.tokens_per_step;
+  tokens.disabled = !info.tokens_per_step && state.x !== "tokens";
   tokens.textContent = info.tokens_per_step ? "tokens" : "tokens (give tokens / step)";
   $("x-unit").value = state.x;
   $("log-y").checked = state.log;
@@ -558,7 +573,7 @@ function onPointerMove(event) {
   const sc = scales(frozen);
   const info = activeInfo();
   const moves = info.handles[drag.name].moves;
-  const step = Math.round(Math.min(Math.max(sc.xInv(point[0]), 0), meta.limits.max_step));
+  const step = Math.round(Math.min(Math.max(sc.xInv(point[0]) / scaleOf(state.active), 0), meta.limits.max_step));
   // a pixel is about 1/400 of the axis: three significant digits say what the hand meant
   const lr = Math.max(+sc.yInv(point[1]).toPrecision(3), 0);
   const vertical = Math.abs(dy) >= 3;
@@ -584,7 +599,7 @@ function onPointerMove(event) {
   }
   const home = handlePos(drag.name, info.handles[drag.name], sc);
   const x = { warmup_end: d.warmup, decay_start: d.decay_start, decay_end: d.shape === "onecycle" ? d.decay_end - 1 : d.decay_end }[drag.name];
-  drag.px = [moves === "y" ? home[0] : sc.x(x), moves === "x" ? home[1] : point[1]];
+  drag.px = [moves === "y" ? home[0] : sc.x(x * scaleOf(state.active)), moves === "x" ? home[1] : point[1]];
   setStatus(`${HANDLE_NAMES[drag.name]}: ${dragText(drag.name, d)}`);
   applyDesign(d);
 }
@@ -612,8 +627,8 @@ function hover(point) {
   if (!plot) return;
   const sc = scales(axes());
   if (point[0] < sc.x0 || point[0] > sc.x1 || point[1] < sc.y1 - 10 || point[1] > sc.y0 + 10) return;
-  const step = Math.max(0, Math.round(sc.xInv(point[0])));
-  askAt(step, false);
+  const x = Math.max(0, sc.xInv(point[0]));
+  askAt(plot.layers.map((_, i) => Math.min(Math.round(x / scaleOf(i)), meta.limits.max_step)), false);
 }
 
 async function askAt(step, fromBox) {
@@ -638,16 +653,17 @@ function showAt(results, fromBox) {
   const sc = scales(axes());
   const main = results[state.active] || results[0];
   const cross = $("crosshair");
-  const inside = main.step >= plot.range[0] && main.step <= plot.range[1];
+  const mainX = main.step * scaleOf(state.active);
+  const inside = mainX >= plot.range[0] && mainX <= plot.range[1];
   if (cross && inside) {
-    cross.setAttribute("x1", sc.x(main.step));
-    cross.setAttribute("x2", sc.x(main.step));
+    cross.setAttribute("x1", sc.x(mainX));
+    cross.setAttribute("x2", sc.x(mainX));
     cross.setAttribute("visibility", "visible");
     const dots = $("dots");
     dots.replaceChildren();
     results.forEach((r, i) => {
       if (r.lr === null || (axes().log && !(r.lr > 0))) return;
-      el("circle", { cx: sc.x(r.step), cy: sc.y(r.lr), r: 4, fill: COLORS[i % COLORS.length], class: "dot" }, dots);
+      el("circle", { cx: sc.x(r.step * scaleOf(i)), cy: sc.y(r.lr), r: 4, fill: COLORS[i % COLORS.length], class: "dot" }, dots);
     });
   }
   const readout = $("readout");
@@ -662,7 +678,8 @@ function showAt(results, fromBox) {
     const value = document.createElement("span");
     value.className = "readout-lr";
     value.dataset.layer = i;
-    value.textContent = `LR ${r.lr === null ? "not finite" : String(r.lr)}`;
+    const at = r.step !== main.step ? ` (step ${r.step.toLocaleString("en-US")})` : "";
+    value.textContent = `LR ${r.lr === null ? "not finite" : String(r.lr)}${at}`;
     row.append(value);
     readout.append(row);
   });
@@ -801,7 +818,7 @@ function wire() {
     refresh();
   });
   $("make-design").addEventListener("click", () => applyDesign(Object.assign({}, activeInfo().approx)));
-  $("x-unit").addEventListener("change", () => { state.x = $("x-unit").value; writeHash(); render(); });
+  $("x-unit").addEventListener("change", () => { state.x = $("x-unit").value; refresh(); });
   $("log-y").addEventListener("change", () => { state.log = $("log-y").checked; writeHash(); render(); });
   $("at-go").addEventListener("click", stepFromBox);
   $("at-step").addEventListener("keydown", (e) => { if (e.key === "Enter") stepFromBox(); });
@@ -830,7 +847,7 @@ function onKey(event) {
   if (!name || !event.key.startsWith("Arrow")) return;
   const info = activeInfo();
   const d = Object.assign({}, info.design);
-  const span = plot.range[1] - plot.range[0];
+  const span = (plot.range[1] - plot.range[0]) / scaleOf(state.active);
   const stepBy = Math.max(1, Math.round(span * (event.shiftKey ? 0.1 : 0.01)));
   const sign = event.key === "ArrowRight" || event.key === "ArrowUp" ? 1 : -1;
   const horizontal = event.key === "ArrowLeft" || event.key === "ArrowRight";
