@@ -205,7 +205,9 @@ def test_shapes_presets_typed_specs_and_errors(page, server):
     assert page.input_value("#b-tps") == "524288"
     assert "gpt3-125m" in page.inner_text("#layers")
     page.select_option("#x-unit", "tokens")
-    page.wait_for_function("[...document.querySelectorAll('#chart text.title')].some(t => t.textContent === 'tokens')")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#chart text.title')].some(t => t.textContent === 'tokens')"
+    )
     labels = page.locator("#chart text.tick.x").all_text_contents()
     assert any(label.endswith("B") for label in labels), labels
 
