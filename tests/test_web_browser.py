@@ -181,6 +181,23 @@ def test_drag_handles_and_the_curve_and_text_follow(page, server):
     shown = float(page.inner_text(".readout-lr").removeprefix("LR "))
     assert shown == lrlab.parse(after)(step)
 
+    # drag across the plot to zoom in; the window is in the URL; a double-click shows it all
+    range_before = page.evaluate("plot.range")
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5, steps=5)
+    page.mouse.up()
+    settled(page)
+    page.wait_for_selector("#reset-zoom", state="visible")
+    low, high = page.evaluate("plot.range")
+    assert range_before[0] < low < high < range_before[1]
+    assert state_of(page)["view"] == [low, high]
+    steps = page.evaluate("plot.layers[0].steps")
+    assert steps[0] >= low and steps[-1] <= high
+    page.dblclick("#chart")
+    settled(page)
+    assert page.evaluate("plot.range") == range_before and "view" not in state_of(page)
+
     # the lesson's question: the LR at a typed step
     page.fill("#at-step", "500")
     page.press("#at-step", "Enter")

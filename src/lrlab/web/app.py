@@ -414,8 +414,10 @@ def _x_scale(layer: Layer, unit: str, tokens_per_step: float | None, field: str)
     tps = layer.budget.tokens_per_step if layer.budget is not None else None
     tps = tps or tokens_per_step
     if tps is None:
-        raise BadRequest(f"x='tokens' needs tokens_per_step: give it in {field}.budget or in the request",
-                         f"{field}.budget")
+        raise BadRequest(
+            f"x='tokens' needs tokens_per_step: give it in {field}.budget or in the request",
+            f"{field}.budget",
+        )
     return float(tps)
 
 
@@ -423,8 +425,10 @@ def _x(data: dict[str, Any], key: str, low: float, default: Any) -> Any:
     value = data.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        math.isfinite(value) and value >= low
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and value >= low)
     ):
         raise BadRequest(f"{key} must be a finite number >= {low:g} on the x axis; got {value!r}", key)
     return float(value)
@@ -443,8 +447,9 @@ def _plot(data: dict[str, Any]) -> dict[str, Any]:
     if unit not in X_UNITS:
         raise BadRequest(f"x must be one of {', '.join(X_UNITS)}; got {unit!r}", "x")
     tps = data.get("tokens_per_step")
-    if tps is not None and (isinstance(tps, bool) or not isinstance(tps, (int, float))
-                            or not math.isfinite(tps) or tps <= 0):
+    if tps is not None and (
+        isinstance(tps, bool) or not isinstance(tps, (int, float)) or not math.isfinite(tps) or tps <= 0
+    ):
         raise BadRequest(f"tokens_per_step must be a positive number; got {tps!r}", "tokens_per_step")
     scales = [_x_scale(layer, unit, tps, f"layers[{i}]") for i, layer in enumerate(layers)]
     default_end = max(_view_end(layer) * scale for layer, scale in zip(layers, scales))
@@ -500,8 +505,10 @@ def _at(data: dict[str, Any]) -> dict[str, Any]:
     given = data["step"]
     if isinstance(given, list):
         if len(given) != len(layers):
-            raise BadRequest(f"step must be one step, or a list of one step per layer ({len(layers)}); "
-                             f"got {len(given)}", "step")
+            raise BadRequest(
+                f"step must be one step, or a list of one step per layer ({len(layers)}); got {len(given)}",
+                "step",
+            )
     else:
         given = [given] * len(layers)
     results = []

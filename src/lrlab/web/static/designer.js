@@ -46,7 +46,7 @@ let goodLayers = null;     // the layers of the last answer that drew: restored 
 // --- state and URL ----------------------------------------------------------------------------
 
 function defaultState() {
-  return { layers: [{ spec: meta.default_spec, budget: null }], active: 0, x: "steps", log: false };
+  return { layers: [{ spec: meta.default_spec, budget: null }], active: 0, x: "steps", log: false, view: null };
 }
 
 function readHash() {
@@ -61,7 +61,9 @@ function readHash() {
     if (!layers.length) return null;
     const active = Number.isInteger(s.active) && s.active >= 0 && s.active < layers.length ? s.active : 0;
     const x = ["steps", "percent", "tokens"].includes(s.x) ? s.x : "steps";
-    return { layers, active, x, log: !!s.log };
+    const view = Array.isArray(s.view) && s.view.length === 2 && s.view.every(Number.isFinite) && s.view[1] > s.view[0]
+      && s.view[0] >= 0 ? s.view : null;
+    return { layers, active, x, log: !!s.log, view };
   } catch (e) {
     return null;
   }
@@ -72,6 +74,7 @@ function writeHash() {
     layers: state.layers.map((l) => (l.budget ? { spec: l.spec, budget: l.budget } : { spec: l.spec })),
     active: state.active, x: state.x, log: state.log,
   };
+  if (state.view) compact.view = state.view;
   history.replaceState(null, "", "#" + encodeURIComponent(JSON.stringify(compact)));
 }
 
@@ -120,9 +123,10 @@ async function pump() {
     const body = { layers: state.layers.map(layerRequest), points: chartWidth() * 2, x: state.x };
     const tps = activeTokensPerStep();
     if (tps) body.tokens_per_step = tps;
-    if (frozen) {
-      body.start = frozen.range[0];
-      body.end = frozen.range[1];
+    const view = frozen ? frozen.range : state.view;
+    if (view) {
+      body.start = view[0];
+      body.end = view[1];
     }
     try {
       const answer = await api("/api/plot", body);
@@ -409,6 +413,7 @@ function syncControls() {
   tokens.disabled = !info.tokens_per_step && state.x !== "tokens";
   tokens.textContent = info.tokens_per_step ? "tokens" : "tokens (give tokens / step)";
   $("x-unit").value = state.x;
+  $("reset-zoom").hidden = !state.view;
   $("log-y").checked = state.log;
   loadExport();
 }
@@ -550,7 +555,10 @@ function onPointerDown(event) {
   keyHandle = null;
   const point = pointer(event);
   const candidates = handleAt(point);
-  if (!candidates.length) return;
+  if (!candidates.length) {
+    startZoom(event, point);
+    return;
+  }
   event.preventDefault();
   document.body.dataset.busy = "1";
   $("chart").setPointerCapture(event.pointerId);
@@ -560,6 +568,10 @@ function onPointerDown(event) {
 
 function onPointerMove(event) {
   const point = pointer(event);
+  if (zoom) {
+    moveZoom(point);
+    return;
+  }
   if (!drag) {
     hover(point);
     $("chart").style.cursor = handleAt(point).length ? "grab" : "crosshair";
@@ -611,12 +623,62 @@ function dragText(name, d) {
   return `${stepText(d.decay_end)}, LR ${lrText(d.final)}`;
 }
 
-function onPointerUp() {
+function onPointerUp(event) {
+  if (zoom) {
+    endZoom(pointer(event));
+    return;
+  }
   if (!drag) return;
   drag = null;
   frozen = null;
   setStatus("");
   refresh();  // redraw with axes fitted to the new curve (and clear the busy mark)
+}
+
+// --- zooming: drag across the plot to look closer, double-click to see it all ------------------
+
+let zoom = null;
+
+function startZoom(event, point) {
+  if (!plot) return;
+  const sc = scales(axes());
+  if (point[0] < sc.x0 || point[0] > sc.x1 || point[1] < sc.y1 || point[1] > sc.y0) return;
+  $("chart").setPointerCapture(event.pointerId);
+  zoom = { from: point[0] };
+  el("rect", { id: "zoom-rect", x: point[0], y: sc.y1, width: 0, height: sc.y0 - sc.y1 }, $("chart"));
+}
+
+function moveZoom(point) {
+  const sc = scales(axes());
+  const to = Math.min(Math.max(point[0], sc.x0), sc.x1);
+  const rect = $("zoom-rect");
+  if (rect) {
+    rect.setAttribute("x", Math.min(zoom.from, to));
+    rect.setAttribute("width", Math.abs(to - zoom.from));
+  }
+}
+
+function endZoom(point) {
+  const sc = scales(axes());
+  const to = Math.min(Math.max(point[0], sc.x0), sc.x1);
+  const from = zoom.from;
+  zoom = null;
+  const rect = $("zoom-rect");
+  if (rect) rect.remove();
+  if (Math.abs(to - from) < 8) return;
+  let [a, b] = [sc.xInv(Math.min(from, to)), sc.xInv(Math.max(from, to))];
+  if (plot.x === "steps") {
+    a = Math.max(0, Math.floor(a));
+    b = Math.max(a + 1, Math.ceil(b));
+  }
+  state.view = [Math.max(0, a), b];
+  refresh();
+}
+
+function resetZoom() {
+  if (!state.view) return;
+  state.view = null;
+  refresh();
 }
 
 // --- reading the LR at a step -------------------------------------------------------------------
@@ -818,7 +880,9 @@ function wire() {
     refresh();
   });
   $("make-design").addEventListener("click", () => applyDesign(Object.assign({}, activeInfo().approx)));
-  $("x-unit").addEventListener("change", () => { state.x = $("x-unit").value; refresh(); });
+  $("x-unit").addEventListener("change", () => { state.x = $("x-unit").value; state.view = null; refresh(); });
+  $("reset-zoom").addEventListener("click", resetZoom);
+  $("chart").addEventListener("dblclick", resetZoom);
   $("log-y").addEventListener("change", () => { state.log = $("log-y").checked; writeHash(); render(); });
   $("at-go").addEventListener("click", stepFromBox);
   $("at-step").addEventListener("keydown", (e) => { if (e.key === "Enter") stepFromBox(); });
