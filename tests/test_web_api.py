@@ -268,6 +268,16 @@ def test_a_repeat_count_beyond_the_limit_is_refused(client):
     assert "cycles" in body["error"]
 
 
+def test_too_many_phases_are_refused_in_bounded_time(client):
+    marks = ", ".join(str(10 * (i + 1)) for i in range(5000))
+    began = time.perf_counter()
+    body = refused(client.post("/api/plot", json={"layers": [{"spec": f"multistep(1.0, [{marks}], gamma=0.999)"}]}))
+    assert "at most 1024 phase boundaries" in body["error"] and "5001" in body["error"]
+    assert time.perf_counter() - began < 10
+    parts = ", ".join(f"cosine(1.0, 0.5, {i + 1})" for i in range(900))
+    plot(client, {"spec": f"join({parts})"}, points=100)
+
+
 def test_static_files_are_inside_the_package():
     assert (Path(STATIC) / "index.html").exists()
     assert Path(STATIC).is_relative_to(Path(lrlab.__file__).parent)

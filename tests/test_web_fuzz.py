@@ -191,10 +191,12 @@ def check(response, *, export: bool = False) -> None:
     st.one_of(st.none(), numbers),
     st.one_of(st.none(), numbers),
     st.one_of(st.none(), numbers, st.text(max_size=5)),
+    st.one_of(st.none(), st.sampled_from(["steps", "percent", "tokens", "epochs"]), json_values),
+    st.one_of(st.none(), numbers, json_values),
 )
-def test_plot_never_fails_on_the_server(layer_list, start, end, points):
+def test_plot_never_fails_on_the_server(layer_list, start, end, points, x, tps):
     body = {"layers": layer_list}
-    for key, value in (("start", start), ("end", end), ("points", points)):
+    for key, value in (("start", start), ("end", end), ("points", points), ("x", x), ("tokens_per_step", tps)):
         if value is not None:
             body[key] = value
     check(CLIENT.post("/api/plot", json=body))

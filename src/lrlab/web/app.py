@@ -69,8 +69,11 @@ DEFAULT_POINTS = 800
 MAX_MARKS = 512
 MAX_LAYERS = 8
 MAX_BODY = 1_000_000
-#: cycles/repeats a schedule may ask for: beyond it the page would list too many boundaries
-MAX_REPEATS = 100_000
+#: cycles/repeats a schedule may ask for (listing its boundaries loops over them)
+MAX_REPEATS = 1000
+#: phase boundaries a schedule may have: describing it (inspect.summary) takes time that
+#: grows with their square, about 0.5 s at 1000
+MAX_PHASES = 1024
 EXPORT_TARGETS = ("torch", "transformers", "optax", "keras", "timm", "lrlab")
 _BUDGET_KEYS = ("total_steps", "tokens_per_step", "steps_per_epoch")
 
@@ -252,6 +255,10 @@ def _layer(data: object, field: str) -> Layer:
             raise ValueError(f"{name}={length!r} has a unit: give the budget ({_needs(length)})")
         schedule = written if budget is None else written.resolve(budget)
         schedule.values([0])  # builds every lazy part: a bad composition fails here, with its message
+        phases = len(schedule.boundaries())
+        if phases > MAX_PHASES:
+            raise ValueError(f"the designer draws schedules with at most {MAX_PHASES} phase boundaries; "
+                             f"this one has {phases}")
         steps = schedule.length
         if steps is not None and steps > MAX_STEP:
             raise ValueError(f"the schedule is {steps:g} steps long; the designer draws at most 2^53")
