@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("starlette")
 from starlette.testclient import TestClient
 
 import lrlab
 from lrlab.presets import PRESETS
+from lrlab.schedules import Schedule
 from lrlab.web.app import MAX_POINTS, STATIC, create_app, sample_steps
 from lrlab.web.design import Design, to_spec
 
@@ -77,17 +75,30 @@ def test_default_range_covers_every_layer_and_jumps_are_sampled_on_both_sides(cl
     assert answer["layers"][0]["marks"] == [0.0, 300.0, 600.0]
 
 
-def test_huge_ranges_are_sampled_not_enumerated(client):
-    began = time.perf_counter()
+def test_huge_ranges_are_sampled_not_enumerated(client, monkeypatch):
+    sizes: list[int] = []
+    values, evaluate = Schedule.values, Schedule.evaluate
+
+    def counted_values(self, steps):
+        out = values(self, steps)
+        sizes.append(out.size)
+        return out
+
+    def counted_evaluate(self, t, xp):
+        sizes.append(np.size(t))
+        return evaluate(self, t, xp)
+
+    monkeypatch.setattr(Schedule, "values", counted_values)
+    monkeypatch.setattr(Schedule, "evaluate", counted_evaluate)
     answer = plot(
         client, {"spec": "warmup(1000, cosine(1.0, 0.0, 999999999999000))"}, points=500, start=0, end=10**15
     )
-    elapsed = time.perf_counter() - began
     layer = answer["layers"][0]
     assert len(layer["steps"]) <= 500 + 3 * len(layer["marks"])
     assert layer["steps"][0] == 0 and layer["steps"][-1] == 10**15
     assert {999, 1000} <= set(layer["steps"])
-    assert elapsed < 30  # bounded work; a per-step evaluation would take hours
+    # every evaluation is bounded (the summary's search uses at most ~200k points), never per step
+    assert sizes and max(sizes) <= 250_000
 
 
 def test_sample_steps_caps_the_boundaries_it_adds():
@@ -270,10 +281,9 @@ def test_a_repeat_count_beyond_the_limit_is_refused(client):
 
 def test_too_many_phases_are_refused_in_bounded_time(client):
     marks = ", ".join(str(10 * (i + 1)) for i in range(5000))
-    began = time.perf_counter()
-    body = refused(client.post("/api/plot", json={"layers": [{"spec": f"multistep(1.0, [{marks}], gamma=0.999)"}]}))
+    spec = f"multistep(1.0, [{marks}], gamma=0.999)"
+    body = refused(client.post("/api/plot", json={"layers": [{"spec": spec}]}))
     assert "at most 1024 phase boundaries" in body["error"] and "5001" in body["error"]
-    assert time.perf_counter() - began < 10
     parts = ", ".join(f"cosine(1.0, 0.5, {i + 1})" for i in range(900))
     plot(client, {"spec": f"join({parts})"}, points=100)
 

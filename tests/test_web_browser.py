@@ -16,14 +16,13 @@ import types
 import urllib.parse
 from pathlib import Path
 
+import playwright.sync_api as playwright_api
 import pytest
 
 import lrlab
 import lrlab.inspect
 from lrlab.presets import PRESETS
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-from web_server import LocalServer  # noqa: E402
+from web_server import LocalServer
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "build" / "test-artifacts"
 CHROMIUM = os.environ.get("LRLAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("uvicorn")
-
 from lrlab.cli import main
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")

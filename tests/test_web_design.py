@@ -146,7 +146,8 @@ def test_the_lessons_warmup_midpoint():
 
 
 def test_onecycle_design_matches_torch():
-    torch = pytest.importorskip("torch")
+    import torch
+
     design = Design(shape="onecycle", peak=0.1, final=0.0, warmup=299, decay_end=1000)
     schedule = lrlab.parse(to_spec(design))
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-pytest.importorskip("starlette")
 from starlette.testclient import TestClient
 
 from lrlab.web.app import create_app
@@ -196,7 +193,8 @@ def check(response, *, export: bool = False) -> None:
 )
 def test_plot_never_fails_on_the_server(layer_list, start, end, points, x, tps):
     body = {"layers": layer_list}
-    for key, value in (("start", start), ("end", end), ("points", points), ("x", x), ("tokens_per_step", tps)):
+    extra = {"start": start, "end": end, "points": points, "x": x, "tokens_per_step": tps}
+    for key, value in extra.items():
         if value is not None:
             body[key] = value
     check(CLIENT.post("/api/plot", json=body))

@@ -257,8 +257,10 @@ def _layer(data: object, field: str) -> Layer:
         schedule.values([0])  # builds every lazy part: a bad composition fails here, with its message
         phases = len(schedule.boundaries())
         if phases > MAX_PHASES:
-            raise ValueError(f"the designer draws schedules with at most {MAX_PHASES} phase boundaries; "
-                             f"this one has {phases}")
+            raise ValueError(
+                f"the designer draws schedules with at most {MAX_PHASES} phase boundaries; "
+                f"this one has {phases}"
+            )
         steps = schedule.length
         if steps is not None and steps > MAX_STEP:
             raise ValueError(f"the schedule is {steps:g} steps long; the designer draws at most 2^53")
