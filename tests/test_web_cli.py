@@ -78,3 +78,33 @@ def test_bad_ports_exit_2(argv, capsys):
 def test_an_unknown_host_is_a_clear_error(capsys):
     assert main(["designer", "--no-browser", "--host", "no-such-host.invalid", "--port", "0"]) == 2
     assert "--host" in capsys.readouterr().err
+
+
+def test_binds_loopback_by_default():
+    from lrlab.cli import _parser
+    from lrlab.web.cli_web import DEFAULT_PORT, _bind
+
+    args = _parser().parse_args(["designer"])
+    assert args.host == "127.0.0.1" and args.port is None and not args.no_browser
+    sock = _bind(args.host, 0)
+    try:
+        assert sock.getsockname()[0] == "127.0.0.1"
+    finally:
+        sock.close()
+    assert DEFAULT_PORT == 8765
+
+
+def test_opens_the_browser_once_the_server_is_up(monkeypatch):
+    from lrlab.web import cli_web
+
+    opened = []
+    monkeypatch.setattr(cli_web.webbrowser, "open", opened.append)
+    server = type("Server", (), {"started": True})()
+    cli_web._open_when_ready(server, "http://127.0.0.1:1/")
+    assert opened == ["http://127.0.0.1:1/"]
+
+
+def test_help_names_the_flags(capsys):
+    assert main(["designer", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--port" in out and "--host" in out and "--no-browser" in out and "127.0.0.1" in out
