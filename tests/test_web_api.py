@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 import lrlab
 from lrlab.presets import PRESETS
 from lrlab.schedules import Schedule
+from lrlab.web import app as web_app
 from lrlab.web.app import MAX_POINTS, STATIC, create_app, sample_steps
 from lrlab.web.design import Design, to_spec
 
@@ -235,33 +236,49 @@ def test_lr_at_a_step_exact_and_with_units(client):
 
 
 def test_export_without_the_exporter_is_a_clear_501(client, monkeypatch):
-    monkeypatch.setitem(sys.modules, "lrlab.export", None)  # import fails, as before the merge
+    monkeypatch.setattr(web_app, "find_exporter", lambda: None)  # as before the exporter is merged
     body = refused(
         client.post("/api/export", json={"layer": {"spec": "cosine(1.0, 0.0, 10)"}, "to": "torch"}), 501
     )
     assert "lrlab.export" in body["error"]
 
 
-def test_export_calls_lrlab_export_with_the_resolved_schedule(client, monkeypatch):
+def test_export_calls_the_exporter_with_the_resolved_schedule(client, monkeypatch):
     seen = []
 
-    def export(schedule, to):
+    def export_info(schedule, to):
         seen.append((schedule, to))
         if to == "keras":
             raise ValueError("keras cannot express this")
-        return f"# {to}\nschedule = {schedule}\n"
+        return f"# {to}\nschedule = {schedule}\n", to != "optax", "no join" if to == "optax" else None
 
-    module = types.ModuleType("lrlab.export")
-    module.export = export  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "lrlab.export", module)
+    monkeypatch.setattr(web_app, "find_exporter", lambda: export_info)
     response = client.post("/api/export", json={"layer": {"spec": "gpt3-125m"}, "to": "optax"})
     assert response.status_code == 200
     assert seen == [(lrlab.preset("gpt3-125m"), "optax")]
-    assert response.json()["code"] == f"# optax\nschedule = {lrlab.preset('gpt3-125m')}\n"
+    answer = response.json()
+    assert answer["code"] == f"# optax\nschedule = {lrlab.preset('gpt3-125m')}\n"
+    assert answer["native"] is False and answer["reason"] == "no join"
     body = refused(client.post("/api/export", json={"layer": {"spec": "gpt3-125m"}, "to": "keras"}))
     assert body["error"] == "keras cannot express this"
     body = refused(client.post("/api/export", json={"layer": {"spec": "gpt3-125m"}, "to": "caffe"}))
     assert body["field"] == "to" and "torch" in body["error"]
+
+
+def test_the_exporter_is_found_as_a_module_or_a_function(monkeypatch):
+    """``lrlab.export`` may be a module with ``export`` or a function (lrlab.__getattr__)."""
+    module = types.ModuleType("lrlab.export")
+    module.export = lambda schedule, to: f"{to}: {schedule}"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "lrlab.exporters", None)
+    monkeypatch.setitem(sys.modules, "lrlab.export", module)
+    monkeypatch.setattr(lrlab, "export", module, raising=False)
+    exporter = web_app.find_exporter()
+    assert exporter(lrlab.parse("cosine(1.0, 0.0, 10)"), "timm") == ("timm: cosine(1.0, 0.0, 10)", None, None)
+    monkeypatch.setattr(lrlab, "export", module.export, raising=False)
+    assert (
+        web_app.find_exporter()(lrlab.parse("cosine(1.0, 0.0, 10)"), "keras")[0]
+        == "keras: cosine(1.0, 0.0, 10)"
+    )
 
 
 def test_malformed_bodies_are_4xx(client):

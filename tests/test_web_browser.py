@@ -11,8 +11,6 @@ import json
 import os
 import re
 import shutil
-import sys
-import types
 import urllib.parse
 from pathlib import Path
 
@@ -22,36 +20,30 @@ import pytest
 import lrlab
 import lrlab.inspect
 from lrlab.presets import PRESETS
+from lrlab.web import app as web_app
 from web_server import LocalServer
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "build" / "test-artifacts"
 CHROMIUM = os.environ.get("LRLAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def _exporter():
-    """lrlab.export's export, or (before it exists in this checkout) a stand-in that
-    writes lrlab's text form, so the copy button has a snippet to copy."""
-    try:
-        from lrlab.export import export  # type: ignore[import-not-found]
-    except ImportError:
-
-        def export(schedule, to):
-            return f"# {to}\nimport lrlab\n\nschedule = lrlab.parse({str(schedule)!r})\n"
-
-        module = types.ModuleType("lrlab.export")
-        module.export = export  # type: ignore[attr-defined]
-        sys.modules["lrlab.export"] = module
-    return export
-
-
 @pytest.fixture(scope="module")
 def server():
-    saved = sys.modules.get("lrlab.export")
-    export = _exporter()
-    with LocalServer() as url:
-        yield url, export
-    if saved is None:
-        sys.modules.pop("lrlab.export", None)
+    """The designer on a free port, with lrlab's exporter; where this checkout has none yet,
+    a stand-in that writes lrlab's text form, so the copy button has a snippet to copy."""
+    exporter = web_app.find_exporter()
+    saved = web_app.find_exporter
+    if exporter is None:
+
+        def exporter(schedule, to):
+            return f"# {to}\nimport lrlab\n\nschedule = lrlab.parse({str(schedule)!r})\n", None, None
+
+        web_app.find_exporter = lambda: exporter
+    try:
+        with LocalServer() as url:
+            yield url, lambda schedule, to: exporter(schedule, to)[0]
+    finally:
+        web_app.find_exporter = saved
 
 
 @pytest.fixture(scope="module")

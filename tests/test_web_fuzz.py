@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from lrlab.web import app as web_app
 from lrlab.web.app import create_app
 
 CLIENT = TestClient(create_app(), raise_server_exceptions=False)
@@ -163,15 +164,7 @@ layers = st.one_of(
 )
 
 
-def _exporter_missing() -> bool:
-    try:
-        import lrlab.export  # noqa: F401
-    except ImportError:
-        return True
-    return False
-
-
-EXPORTER_MISSING = _exporter_missing()
+EXPORTER_MISSING = web_app.find_exporter() is None
 
 
 def check(response, *, export: bool = False) -> None:

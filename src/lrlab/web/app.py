@@ -21,8 +21,9 @@ API (JSON in, JSON out; ``LAYER`` is ``{"spec": text or preset name, "budget": {
   schedule's own run, or ``tokens``).
 * ``POST /api/at`` ``{"layers": [...], "step": int or "50%" / "1B tokens", or a list with
   one per layer}``: the exact LR of each layer at that step.
-* ``POST /api/export`` ``{"layer": LAYER, "to": target}``: ``lrlab.export`` 's snippet (501
-  with an explanation where that module is not installed).
+* ``POST /api/export`` ``{"layer": LAYER, "to": target}``: ``lrlab.export`` 's snippet,
+  whether it uses the framework's own schedulers (``native``, null if unknown) and why not
+  (``reason``); 501 with an explanation where this lrlab has no exporter.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import difflib
 import importlib
 import json
 import math
+import types
 from pathlib import Path
 from typing import Any
 
@@ -527,26 +529,58 @@ def _at(data: dict[str, Any]) -> dict[str, Any]:
     return {"results": results}
 
 
+def find_exporter() -> Any:
+    """lrlab's code exporter as ``f(schedule, to) -> (code, native, reason)``, or None when
+    this installation has none.
+
+    Looks for ``lrlab.exporters.export_info`` (code, whether the framework's own schedulers
+    express the schedule, and why not), then ``lrlab.export`` (a function, or a module with
+    an ``export`` function) for the code alone.
+    """
+    try:
+        module = importlib.import_module("lrlab.exporters")
+        info = getattr(module, "export_info", None)
+        if callable(info):
+            return info
+    except ImportError:
+        pass
+    import lrlab
+
+    try:
+        found = getattr(lrlab, "export", None)
+    except ImportError:
+        found = None
+    if found is None:
+        try:
+            found = importlib.import_module("lrlab.export")
+        except ImportError:
+            return None
+    if isinstance(found, types.ModuleType):
+        found = getattr(found, "export", None)
+    if not callable(found):
+        return None
+    code_only = found
+    return lambda schedule, to: (code_only(schedule, to=to), None, None)
+
+
 def _export(data: dict[str, Any]) -> dict[str, Any]:
     to = data.get("to")
     if to not in EXPORT_TARGETS:
         raise BadRequest(f"to must be one of {', '.join(EXPORT_TARGETS)}; got {to!r}", "to")
     layer = _layer(data.get("layer"), "layer")
-    try:
-        module = importlib.import_module("lrlab.export")
-        export = module.export
-    except (ImportError, AttributeError):
+    exporter = find_exporter()
+    if exporter is None:
         raise BadRequest(
-            "code export is not available: this lrlab has no lrlab.export module "
+            "code export is not available: this lrlab has no lrlab.export "
             "(it comes with lrlab's plots-and-export feature)",
             "to",
             501,
-        ) from None
+        )
     try:
-        code = export(layer.schedule, to=to)
+        code, native, reason = exporter(layer.schedule, to)
     except (ValueError, TypeError, NotImplementedError) as error:
         raise BadRequest(str(error), "to") from None
-    return {"to": to, "code": code, "spec": str(layer.schedule)}
+    return {"to": to, "code": code, "native": native, "reason": reason, "spec": str(layer.schedule)}
 
 
 def _endpoint(work):

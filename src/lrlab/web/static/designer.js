@@ -772,9 +772,13 @@ function loadExport() {
       const answer = await api("/api/export", { layer: layerRequest(layer), to: exportTo });
       code.textContent = answer.code;
       $("copy").disabled = false;
+      $("export-note").textContent = answer.native === false
+        ? `${exportTo}'s own schedulers cannot express this schedule exactly (${answer.reason}); the snippet uses the closest exact alternative.`
+        : "";
     } catch (error) {
       code.textContent = error.status === 501 ? `# ${error.message}` : `# cannot export: ${error.message}`;
-      $("copy").disabled = error.status === 501;
+      $("copy").disabled = true;
+      $("export-note").textContent = "";
     }
   }, 120);
 }
