@@ -269,9 +269,9 @@ def test_the_exporter_is_found_as_a_module_or_a_function(monkeypatch):
     """``lrlab.export`` may be a module with ``export`` or a function (lrlab.__getattr__)."""
     module = types.ModuleType("lrlab.export")
     module.export = lambda schedule, to: f"{to}: {schedule}"  # type: ignore[attr-defined]
+    monkeypatch.setattr(lrlab, "export", module, raising=False)
     monkeypatch.setitem(sys.modules, "lrlab.exporters", None)
     monkeypatch.setitem(sys.modules, "lrlab.export", module)
-    monkeypatch.setattr(lrlab, "export", module, raising=False)
     exporter = web_app.find_exporter()
     assert exporter(lrlab.parse("cosine(1.0, 0.0, 10)"), "timm") == ("timm: cosine(1.0, 0.0, 10)", None, None)
     monkeypatch.setattr(lrlab, "export", module.export, raising=False)
