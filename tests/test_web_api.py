@@ -208,7 +208,8 @@ def test_a_schedule_outside_the_designs_has_no_handles_but_an_approximation(clie
 
 
 def test_non_finite_values_are_null_in_strict_json(client):
-    response = client.post("/api/plot", json={"layers": [{"spec": "exponential(1.0, 1e300)"}], "points": 20})
+    spec = "join(constant(1.0, steps=10), scale(constant(1e308), 10.0))"  # overflows after step 10
+    response = client.post("/api/plot", json={"layers": [{"spec": spec}], "points": 20})
     assert response.status_code == 200
     data = json.loads(response.text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert None in data["layers"][0]["lr"]
