@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import importlib
 import json
 import math
@@ -352,10 +353,18 @@ def _marks(schedule: Schedule) -> tuple[float, ...]:
         return ()
 
 
+@functools.lru_cache(maxsize=256)
+def _summary(schedule: Schedule) -> dict[str, Any]:
+    """``inspect.summary`` as a dict, remembered: a drag redraws every overlaid schedule at
+    each frame, and describing a long one searches up to 200k steps (schedules are
+    immutable values, equal when their parameters are)."""
+    return summary(schedule).to_dict()
+
+
 def _describe(layer: Layer, steps: np.ndarray, start: int, end: int) -> dict[str, Any]:
     s = layer.schedule
     try:
-        info = summary(s).to_dict()
+        info = dict(_summary(s))
     except (ValueError, TypeError, ArithmeticError) as error:
         raise BadRequest(str(error), "layers") from None
     marks = _marks(s)
