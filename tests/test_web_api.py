@@ -52,6 +52,19 @@ def test_page_and_static_files_are_served_without_external_resources(client):
         assert '<script src="http' not in text and "@import" not in text
 
 
+def test_the_page_addresses_its_files_by_content(client):
+    page = client.get("/").text
+    version = re.search(r"/static/designer\.js\?v=([0-9a-f]{12})", page).group(1)
+    assert f"/static/designer.css?v={version}" in page
+    assert client.get(f"/static/designer.js?v={version}").status_code == 200
+
+
+def test_allowed_hosts_refuse_other_host_headers():
+    guarded = TestClient(create_app(["127.0.0.1", "localhost"]), base_url="http://127.0.0.1:8765")
+    assert guarded.get("/api/meta").status_code == 200
+    assert guarded.get("/api/meta", headers={"Host": "evil.example"}).status_code == 400
+
+
 def test_curve_values_are_the_schedules_values_at_the_returned_steps(client):
     spec = "warmup(100, cosine(0.001, 0.0001, 900))"
     layer = plot(client, {"spec": spec}, points=300)["layers"][0]

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -52,6 +53,11 @@ def test_serves_on_loopback_and_stops_on_ctrl_c():
         assert url.startswith("http://127.0.0.1:")
         assert b"lrlab designer" in get(url)
         assert b"shapes" in get(url + "api/meta")
+        # a request addressed to another host name (DNS rebinding) is refused
+        request = urllib.request.Request(url + "api/meta", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 400
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)

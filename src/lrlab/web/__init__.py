@@ -8,13 +8,15 @@ value it draws, so the formulas stay in :mod:`lrlab.schedules`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["create_app"]
 
 
-def create_app() -> Any:
-    """The designer's ASGI app (see :mod:`lrlab.web.app`)."""
+def create_app(allowed_hosts: Sequence[str] | None = None) -> Any:
+    """The designer's ASGI app (see :mod:`lrlab.web.app`); ``allowed_hosts`` limits the
+    Host headers it answers."""
     from .app import create_app as make
 
-    return make()
+    return make(allowed_hosts)

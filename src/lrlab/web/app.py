@@ -31,10 +31,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import hashlib
 import importlib
 import json
 import math
 import types
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +44,10 @@ import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -604,8 +608,22 @@ def _endpoint(work):
     return endpoint
 
 
+@functools.lru_cache(maxsize=1)
+def _page() -> str:
+    """index.html with its script and style addressed by a hash of their contents, so a
+    browser never runs a cached script of another lrlab version."""
+    digest = hashlib.sha256()
+    for name in ("designer.js", "designer.css"):
+        digest.update((STATIC / name).read_bytes())
+    version = digest.hexdigest()[:12]
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    return page.replace("/static/designer.js", f"/static/designer.js?v={version}").replace(
+        "/static/designer.css", f"/static/designer.css?v={version}"
+    )
+
+
 async def _index(request: Request) -> Response:
-    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+    return HTMLResponse(_page(), headers={"Cache-Control": "no-store"})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -615,8 +633,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return Response(str(exc.detail), status_code=exc.status_code, media_type="text/plain")
 
 
-def create_app() -> Starlette:
-    """The designer app: ``/`` the page, ``/static`` its files, ``/api/...`` the JSON API."""
+def create_app(allowed_hosts: Sequence[str] | None = None) -> Starlette:
+    """The designer app: ``/`` the page, ``/static`` its files, ``/api/...`` the JSON API.
+
+    ``allowed_hosts``: the Host headers to answer (others get 400), e.g. ``["127.0.0.1",
+    "localhost"]`` for a server on the loopback address, so a web page elsewhere cannot
+    reach it through DNS rebinding; None answers any host."""
     routes = [
         Route("/", _index, methods=["GET"]),
         Route("/api/meta", _meta, methods=["GET"]),
@@ -625,4 +647,7 @@ def create_app() -> Starlette:
         Route("/api/export", _endpoint(_export), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    middleware = []
+    if allowed_hosts is not None:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error})

@@ -129,7 +129,11 @@ def _designer(args: argparse.Namespace) -> int:
             f"lrlab: warning: listening on {args.host}: the designer has no authentication, "
             "anyone who can reach this address can use it\n"
         )
-    config = uvicorn.Config(create_app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
+    # on the loopback address, answer only requests addressed to it (no DNS rebinding)
+    hosts = ["127.0.0.1", "localhost", "::1", "[::1]", args.host] if _is_loopback(args.host) else None
+    config = uvicorn.Config(
+        create_app(hosts), log_level="warning", lifespan="off", timeout_graceful_shutdown=2
+    )
     server = uvicorn.Server(config)
     sys.stdout.write(f"lrlab designer: {url}  (Ctrl-C to stop)\n")
     sys.stdout.flush()
