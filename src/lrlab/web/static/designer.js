@@ -120,7 +120,7 @@ async function pump() {
     queued = null;
     inflight = true;
     const sent = state.layers.map((l) => l.design);
-    const body = { layers: state.layers.map(layerRequest), points: chartWidth() * 2, x: state.x };
+    const body = { layers: state.layers.map(layerRequest), points: Math.min(meta.limits.points, chartWidth() * 2), x: state.x };
     const tps = activeTokensPerStep();
     if (tps) body.tokens_per_step = tps;
     const view = frozen ? frozen.range : state.view;
@@ -461,9 +461,6 @@ function renderKnobs(design) {
   if (!design) return;
   for (const [key, label, shapes, kind] of KNOBS) {
     if (shapes && !shapes.includes(design.shape)) continue;
-    if (design.shape === "constant" && key === "decay_end") {
-      // a constant schedule's end is the end of the run
-    }
     const wrap = document.createElement("label");
     wrap.textContent = design.shape === "constant" && key === "decay_end" ? "end" : label;
     let input;
