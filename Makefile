@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench clean browser
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ demo: $(VENV)/.base
 	$(VENV)/bin/lrlab presets
 	$(VENV)/bin/lrlab compare --task circle --seeds 3 --out runs/demo
 
-test: lint
+# the designer's browser tests drive Debian's chromium (Playwright's own download cannot run here)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$(if [ "$$(id -u)" != 0 ]; then echo sudo; fi); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
+
+test: lint browser
 	$(PY) -m pytest -q
 
 # the inner loop: lint and the tests not marked slow (CI runs everything: `make test`)

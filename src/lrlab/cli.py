@@ -467,6 +467,9 @@ def _parser() -> argparse.ArgumentParser:
     from lrlab.lab.cli import add_commands
 
     add_commands(commands)
+    from lrlab.web.cli_web import add_commands as add_web_commands
+
+    add_web_commands(commands)
     return parser
 
 
