@@ -31,7 +31,8 @@ def fastai(peak: float, steps: int, pct_start: float = 0.25, div: float = 25.0,
                           convention="fastai")
 
 
-@pytest.mark.parametrize(("n_epoch", "n_iter"), [(1, 100), (3, 30), (5, 7), (2, 11), (4, 250), (1, 3)])
+@pytest.mark.parametrize(("n_epoch", "n_iter"),
+                         [(1, 100), (3, 30), (5, 7), (2, 11), (4, 250), (1, 3)])
 def test_fit_one_cycle_defaults(n_epoch, n_iter):
     """pct_start 0.25, div 25, div_final 1e5, cosine up and down; ``pct_start * total`` is
     fractional for 3 x 30 (22.5), 5 x 7 (8.75), 2 x 11 (5.5): the phases meet between two
@@ -40,16 +41,19 @@ def test_fit_one_cycle_defaults(n_epoch, n_iter):
     theirs = fastai_one_cycle_lrs(n_epoch, n_iter, PEAK)
     s = fastai(PEAK, total)
     assert s == lrlab.parse(str(s))
-    assert_close_rel(ours(s, total), theirs, rtol=8 * EPS32, atol=4 * EPS32 * PEAK, label="fastai fit_one_cycle")
+    assert_close_rel(ours(s, total), theirs, rtol=8 * EPS32, atol=4 * EPS32 * PEAK,
+                     label="fastai fit_one_cycle")
 
 
-@pytest.mark.parametrize(("pct_start", "div", "div_final"), [(0.3, 10.0, 1e4), (0.1, 25.0, 1e5), (0.5, 5.0, 100.0)])
+@pytest.mark.parametrize(("pct_start", "div", "div_final"),
+                         [(0.3, 10.0, 1e4), (0.1, 25.0, 1e5), (0.5, 5.0, 100.0)])
 def test_fit_one_cycle_other_settings(pct_start, div, div_final):
     n_epoch, n_iter = 3, 37
     total = n_epoch * n_iter
     theirs = fastai_one_cycle_lrs(n_epoch, n_iter, PEAK, div=div, div_final=div_final, pct_start=pct_start)
     s = fastai(PEAK, total, pct_start=pct_start, div=div, div_final=div_final)
-    assert_close_rel(ours(s, total), theirs, rtol=8 * EPS32, atol=4 * EPS32 * PEAK, label="fastai fit_one_cycle")
+    assert_close_rel(ours(s, total), theirs, rtol=8 * EPS32, atol=4 * EPS32 * PEAK,
+                     label="fastai fit_one_cycle")
 
 
 def test_fastai_convention_differs_from_torch_and_optax():

@@ -301,7 +301,8 @@ def test_wsd(decay_fn, power, shape, lr_min, warm):
     s = timm_warmup(warm, 0.0, lrlab.join(lrlab.constant(LR, T - D), cooldown), prefix=True)
     assert_close_rel(ours(s, steps), theirs, label="timm wsd")
     w = lrlab.wsd(LR, T + warm, warmup=warm, cooldown=D, floor=lr_min,
-                  shape="one_minus_power" if shape is None else decay_fn, power=power if shape is None else 1.0)
+                  shape="one_minus_power" if shape is None else decay_fn,
+                  power=power if shape is None else 1.0)
     assert_close_rel(ours(w, steps), theirs, label="timm wsd (wsd family)")
 
 

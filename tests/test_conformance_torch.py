@@ -270,8 +270,8 @@ def test_chained_linear_and_cosine_with_floor(warm, t_max, start, eta_min):
     tail = lrlab.shift(lrlab.cosine(peak, eta_min, t_max), warm)
     assert_close_rel(ours(tail, steps - warm), theirs[warm:], atol=4 * EPS * LR,
                      label="torch ChainedScheduler (after the warmup)")
-    naive = ours(lrlab.offset(lrlab.product(lrlab.linear(start, 1.0, warm), lrlab.cosine(LR - eta_min, 0.0, t_max)),
-                              eta_min), steps)
+    product = lrlab.product(lrlab.linear(start, 1.0, warm), lrlab.cosine(LR - eta_min, 0.0, t_max))
+    naive = ours(lrlab.offset(product, eta_min), steps)
     assert np.max(np.abs(naive[:warm] - theirs[:warm]) / theirs[:warm]) > 1e-3
 
 

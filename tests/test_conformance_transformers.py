@@ -94,16 +94,19 @@ def hf_cosine_cycles(peak: float, decay: float, cycles: float) -> lrlab.Schedule
 
 
 @pytest.mark.parametrize(("warm", "total", "cycles"),
-                         [(10, 110, 0.75), (0, 99, 1.3), (5, 405, 2.2), (3, 50, 0.1), (20, 1020, 3.7), (0, 64, 1.0)])
+                         [(10, 110, 0.75), (0, 99, 1.3), (5, 405, 2.2), (3, 50, 0.1), (20, 1020, 3.7),
+                          (0, 64, 1.0)])
 def test_cosine_schedule_any_num_cycles(warm, total, cycles):
     """``num_cycles`` not a multiple of 0.5 stops the cosine mid-swing at ``T``; lrlab holds
     the value reached there."""
     steps = total + 10
-    theirs = run(lambda o: opt_mod.get_cosine_schedule_with_warmup(o, warm, total, num_cycles=cycles), total + 1)
+    theirs = run(lambda o: opt_mod.get_cosine_schedule_with_warmup(o, warm, total, num_cycles=cycles),
+                 total + 1)
     s = hf_warmup(warm, hf_cosine_cycles(PEAK, total - warm, cycles))
     # near the bottom of each swing (1 + cos -> 0) transformers' cos(2 pi n p) and lrlab's
     # cos(pi x) of the local time round differently: ~eps * peak absolutely (as hard restarts)
-    assert_close_rel(ours(s, steps)[:total + 1], theirs, atol=EPS * PEAK, label="transformers cosine (any num_cycles)")
+    assert_close_rel(ours(s, steps)[:total + 1], theirs, atol=EPS * PEAK,
+                     label="transformers cosine (any num_cycles)")
     assert s(total + 9) == s(total)
 
 
@@ -114,7 +117,8 @@ def test_cosine_schedule_past_the_end_through_repeat(warm, total, cycles):
     steps = 4 * total
     theirs = run(lambda o: opt_mod.get_cosine_schedule_with_warmup(o, warm, total, num_cycles=cycles), steps)
     half = (total - warm) / (2 * cycles)
-    s = hf_warmup(warm, lrlab.repeat(lrlab.join(lrlab.cosine(PEAK, 0.0, half), lrlab.cosine(0.0, PEAK, half))))
+    swing = lrlab.join(lrlab.cosine(PEAK, 0.0, half), lrlab.cosine(0.0, PEAK, half))
+    s = hf_warmup(warm, lrlab.repeat(swing))
     assert_close_rel(ours(s, steps), theirs, atol=EPS * PEAK, label="transformers cosine (past the end)")
     assert theirs[total + 5] > 0.1 * PEAK
 

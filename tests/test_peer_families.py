@@ -144,7 +144,8 @@ def test_fastai_onecycle_places_the_phase_end_at_pct_times_total():
     s = onecycle(1.0, 90, pct_start=0.25, div=25.0, final_div=4000.0, convention="fastai")
     assert s.boundaries() == (0.0, 22.5, 90.0)
     # fastai's SchedCos: start + (1 + cos(pi (1 - pos))) (end - start) / 2
-    for t, (a, b, pos) in {10: (0.04, 1.0, 10 / 22.5), 23: (1.0, 1e-5, 0.5 / 67.5), 89: (1.0, 1e-5, 66.5 / 67.5)}.items():
+    points = {10: (0.04, 1.0, 10 / 22.5), 23: (1.0, 1e-5, 0.5 / 67.5), 89: (1.0, 1e-5, 66.5 / 67.5)}
+    for t, (a, b, pos) in points.items():
         assert s(t) == pytest.approx(a + (1 + math.cos(math.pi * (1 - pos))) * (b - a) / 2, rel=1e-12)
 
 

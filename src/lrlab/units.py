@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -226,7 +227,7 @@ class BatchRamp:
             raise ValueError(f"BatchRamp.multiple must be a positive number of tokens; got {self.multiple!r}")
         if self.linear:
             # at least (span of tokens) / (largest batch) updates per segment, each followed
-            updates = sum((b[0] - a[0]) / max(a[1], b[1]) for a, b in zip(points, points[1:]))
+            updates = sum((b[0] - a[0]) / max(a[1], b[1]) for a, b in itertools.pairwise(points))
             if updates > MAX_RAMP_STEPS:
                 raise ValueError(f"BatchRamp.points: a linear ramp is followed update by update and "
                                  f"this one lasts at least {updates:,.0f} updates; expected at most "

@@ -83,22 +83,19 @@ from ._recipes import (
 )
 from ._registry import CLASSES, FAMILIES
 from ._shapes import SHAPES
-from ._timemaps import Extend, Warp, extend, warp
 from ._text import ParseError, from_dict, parse
+from ._timemaps import Extend, Warp, extend, warp
 
 __all__ = [
     "CLASSES", "FAMILIES", "MAX_DEPTH", "MAX_NESTING", "NUMPY", "SGDR", "SHAPES", "WSD", "Add",
     "Budget", "Clamp",
-    "Constant", "Cyclic", "Exponential", "InverseSqrt", "Join", "Limit", "MultiStep",
-    "Offset", "OneCycle", "ParseError", "Phase", "Piecewise", "Product", "Quantize",
-    "Repeat", "Scale", "Schedule", "Shift", "UntunedWarmup", "Warmup", "add",
+    "Constant", "Cyclic", "Exponential", "Extend", "InverseSqrt", "InverseTime", "Join", "Limit",
+    "MultiStep", "Offset", "OneCycle", "ParseError", "Phase", "Piecewise", "Product", "Quantize",
+    "Repeat", "Restarts", "Scale", "Schedule", "Shift", "Tanh", "UntunedWarmup", "Warmup", "Warp", "add",
     "check_choice", "check_lr", "check_number", "check_schedule", "clamp", "constant",
-    "cooldown_from", "cosine", "cyclic", "exponential", "from_dict", "geometric",
-    "inverse_sqrt", "join", "limit", "linear", "multistep", "offset", "one_minus_sqrt",
-    "one_minus_square", "onecycle", "parse", "piecewise", "polynomial", "product",
-    "quantize", "repeat", "scale", "scale_batch", "sgdr", "shift", "step", "untuned_warmup",
-    "warmup", "warmup_cosine", "wsd",
-    # peers' conventions (timm, Keras)
-    "Extend", "InverseTime", "Restarts", "Tanh", "Warp", "extend", "inverse_time",
-    "one_minus_power", "restarts", "tanh", "warp",
+    "cooldown_from", "cosine", "cyclic", "exponential", "extend", "from_dict", "geometric",
+    "inverse_sqrt", "inverse_time", "join", "limit", "linear", "multistep", "offset", "one_minus_power",
+    "one_minus_sqrt", "one_minus_square", "onecycle", "parse", "piecewise", "polynomial", "product",
+    "quantize", "repeat", "restarts", "scale", "scale_batch", "sgdr", "shift", "step", "tanh",
+    "untuned_warmup", "warmup", "warmup_cosine", "warp", "wsd",
 ]
