@@ -148,19 +148,28 @@ def test_cosine_t_in_epochs(spe, prefix):
     theirs = timm_lrs(lambda o: sched.CosineLRScheduler(
         o, t_initial=epochs, lr_min=lr_min, warmup_t=warm, warmup_lr_init=init,
         warmup_prefix=prefix, t_in_epochs=True), steps, LR, steps_per_epoch=spe)
-    in_epochs = timm_warmup(warm, init, lrlab.cosine(LR, lr_min, f"{epochs}ep"), prefix)
-    in_epochs = lrlab.parse(str(in_epochs).replace(f"linear({init!r}, {LR!r}, {warm})",
-                                                   f"linear({init!r}, {LR!r}, '{warm}ep')"))
-    s = lrlab.quantize(in_epochs, "1ep")
+    cosine = lrlab.cosine(LR, lr_min, f"{epochs}ep")
     if prefix:
-        s = lrlab.quantize(lrlab.warmup(f"{warm}ep", lrlab.cosine(LR, lr_min, f"{epochs}ep"),
-                                        start_factor=init / LR), "1ep")
+        in_epochs = lrlab.warmup(f"{warm}ep", cosine, start_factor=init / LR)
     else:
-        s = lrlab.quantize(lrlab.join(lrlab.linear(init, LR, f"{warm}ep"),
-                                      lrlab.shift(lrlab.cosine(LR, lr_min, f"{epochs}ep"), f"{warm}ep")),
-                           "1ep")
+        in_epochs = lrlab.join(lrlab.linear(init, LR, f"{warm}ep"), lrlab.shift(cosine, f"{warm}ep"))
+    s = lrlab.quantize(in_epochs, "1ep")
     s = s.resolve(lrlab.Budget(steps_per_epoch=spe))
     assert_close_rel(ours(s, steps), theirs, label="timm cosine t_in_epochs")
+
+
+def test_cosine_everything_at_once():
+    """timm's ImageNet-style call, scaled down: per-epoch stepping, a non-prefix warmup,
+    three decaying cycles growing by 2, ``k_decay`` and a floor."""
+    spe, warm, T = 5, 2, 4
+    steps = spe * (warm + T * 7 + 4)
+    theirs = timm_lrs(lambda o: sched.CosineLRScheduler(
+        o, t_initial=T, lr_min=1e-3, cycle_mul=2.0, cycle_decay=0.5, cycle_limit=3, k_decay=1.5,
+        warmup_t=warm, warmup_lr_init=1e-4, t_in_epochs=True), steps, LR, steps_per_epoch=spe)
+    cycles = lrlab.restarts(lrlab.warp(lrlab.cosine(LR, 1e-3, "4ep"), 1.5), mult=2.0, decay=0.5, times=3)
+    s = lrlab.quantize(lrlab.join(lrlab.linear(1e-4, LR, "2ep"), lrlab.shift(cycles, "2ep")), "1ep")
+    s = lrlab.parse(str(s)).resolve(lrlab.Budget(steps_per_epoch=spe))
+    assert_close_rel(ours(s, steps), theirs, label="timm cosine (all options)")
 
 
 # --- PolyLRScheduler, TanhLRScheduler -----------------------------------------------------

@@ -115,3 +115,11 @@ def test_presets_with_their_ramp():
 def test_bad_ramps_are_refused(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_scale_batch_scales_the_ramp():
+    budget = RampedBudget("1B tokens", ramp=BatchRamp.stages((0, 1e6), (1e8, 2e6)))
+    schedule, scaled = lrlab.scale_batch(lrlab.cosine(1.0, 0.0, "500M tokens"), 2.0, budget=budget)
+    assert isinstance(scaled, RampedBudget)
+    assert scaled.ramp.points == ((0.0, 2e6), (1e8, 4e6))
+    assert scaled.steps("500M tokens") == 50 + 100

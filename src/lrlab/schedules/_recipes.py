@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from lrlab.units import Budget, Length
+from lrlab.units import BatchRamp, Budget, Length, RampedBudget
 
 from . import _params as param
 from ._base import Schedule, check_schedule, schedule
@@ -468,4 +468,11 @@ def scale_batch(schedule: Schedule, factor: float, rule: str = "linear",
             None if budget.tokens_per_step is None else budget.tokens_per_step * factor,
             None if budget.steps_per_epoch is None else budget.steps_per_epoch / factor,
         )
+        if isinstance(budget, RampedBudget) and budget.ramp is not None:
+            # a batch ramp grows with the batch: every stage `factor` times larger
+            ramp = budget.ramp
+            points = tuple((seen, size * factor) for seen, size in ramp.points)
+            new_budget = RampedBudget(new_budget.total_steps, new_budget.tokens_per_step,
+                                      new_budget.steps_per_epoch,
+                                      ramp=BatchRamp(points, ramp.linear, ramp.multiple))
     return Scale(schedule, lr_factor), new_budget
