@@ -119,7 +119,7 @@ def test_bad_ramps_are_refused(make, message):
 
 def test_scale_batch_scales_the_ramp():
     budget = RampedBudget("1B tokens", ramp=BatchRamp.stages((0, 1e6), (1e8, 2e6)))
-    schedule, scaled = lrlab.scale_batch(lrlab.cosine(1.0, 0.0, "500M tokens"), 2.0, budget=budget)
+    _, scaled = lrlab.scale_batch(lrlab.cosine(1.0, 0.0, "500M tokens"), 2.0, budget=budget)
     assert isinstance(scaled, RampedBudget)
     assert scaled.ramp.points == ((0.0, 2e6), (1e8, 4e6))
     assert scaled.steps("500M tokens") == 50 + 100
