@@ -127,6 +127,9 @@ def test_warp_formula():
     for t in (0, 1, 25, 49):
         assert s(t) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t**3 / 50**3)), rel=1e-13)
     assert s(50) == 0.1 and s(10**6) == 0.1 and s.length == 50
+    joined = warp(lrlab.join(constant(1.0, 25), linear(1.0, 0.0, 75)), 2.0)
+    assert joined.boundaries() == (0.0, 50.0, 100.0)  # 100 (25 / 100)^(1/2)
+    assert joined(49) == 1.0 and joined(51) < 1.0
 
 
 def test_extend_formula():

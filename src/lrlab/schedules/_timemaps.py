@@ -50,7 +50,12 @@ class Warp(Schedule):
         return _finite_length("warp", self.schedule)
 
     def boundaries(self) -> tuple[float, ...]:
-        return (0.0, self.length)
+        """The schedule's own boundaries ``b``, moved to where the warp reaches them:
+        ``L (b / L)^(1 / k)``."""
+        self.check_resolved()
+        length = self._length
+        inner = [b for b in self.schedule.boundaries() if 0.0 < b < length]
+        return (0.0, *sorted({length * (b / length) ** (1.0 / self.k) for b in inner}), length)
 
     def _eval(self, t: Any, xp: Any) -> Any:
         length = self._length
