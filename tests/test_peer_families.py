@@ -169,6 +169,7 @@ def test_fastai_onecycle_places_the_phase_end_at_pct_times_total():
     (lambda: restarts(constant(1.0, 10), decay=0.5), r"restarts\.decay"),
     (lambda: restarts(cosine(1.0, 0.0, 10), mult=1e6, times=100), r"restarts\.times"),
     (lambda: restarts(cosine(1.0, 0.0, 10), index="guess"), r"restarts\.index"),
+    (lambda: restarts(cosine(1.0, 0.0, 10), peak=2.0), r"restarts\.peak"),
     (lambda: onecycle(1.0, 100, convention="keras"), r"onecycle\.convention"),
     (lambda: lrlab.wsd(1.0, 100, shape="cosine", power=2.0), r"wsd\.power"),
 ])

@@ -231,6 +231,11 @@ class Restarts(Schedule):
     _top: float = param.cached()
     _bottom: float = param.cached()
 
+    def _validate(self) -> None:
+        if self.peak is not None and self.decay == 1.0:
+            raise ValueError(f"restarts.peak is only used with a decay < 1 (it is the value the decay "
+                             f"scales); got peak={self.peak!r} with decay=1.0")
+
     def _prepare(self) -> None:
         period = self.schedule.length
         if period is None or period < 1e-3:
