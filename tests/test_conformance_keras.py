@@ -50,6 +50,16 @@ def test_exponential_decay(every, rate, staircase):
     check(k, lrlab.exponential(LR, rate, every=every, staircase=staircase), 120, "ExponentialDecay")
 
 
+def test_exponential_growth_under_a_cap_it_never_reaches():
+    """Keras lets ``decay_rate > 1`` grow without bound; lrlab needs a cap: one above every
+    LR of the run gives Keras' values."""
+    k = schedules.ExponentialDecay(LR, decay_steps=10, decay_rate=1.5)
+    s = lrlab.exponential(LR, 1.5, every=10, cap=1e3)
+    check(k, s, 120, "ExponentialDecay (growth)", peak=LR * 1.5**12)
+    with pytest.raises(ValueError, match="exponential.cap"):
+        lrlab.exponential(LR, 1.5, every=10)
+
+
 @pytest.mark.parametrize(("boundaries", "values"), [([10, 30], [0.1, 0.05, 0.01]), ([0, 5], [1.0, 0.5, 0.25]),
                                                     ([50], [3e-4, 3e-5])])
 def test_piecewise_constant_decay(boundaries, values):
