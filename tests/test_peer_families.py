@@ -185,3 +185,22 @@ def test_unit_lengths_resolve_inside_the_new_nodes():
         s(0)
     r = s.resolve(lrlab.Budget(steps_per_epoch=10))
     assert r.length == 20 and r(10) == 1.0
+
+
+@pytest.mark.slow  # one jit compilation per schedule
+@pytest.mark.parametrize("s", SCHEDULES, ids=str)
+def test_torch_and_jax_run_the_same_formulas(s):
+    """The torch and jax namespaces evaluate the one formula (float64: within a few ulps)."""
+    torch = pytest.importorskip("torch")
+    from lrlab.torch._backend import lr_tensor
+
+    steps = np.array(FAR[:9] + list(range(0, 400, 7)))
+    expected = s.values(steps)
+    got = lr_tensor(s, torch.tensor(steps)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-300)
+    jax = pytest.importorskip("jax")
+    import lrlab.jax as lj
+
+    with jax.enable_x64(True):
+        values = np.asarray(jax.jit(jax.vmap(lj.schedule(s)))(jax.numpy.asarray(steps)))
+    np.testing.assert_allclose(values, expected, rtol=1e-11, atol=1e-300)
