@@ -56,7 +56,7 @@ def test_exponential_growth_under_a_cap_it_never_reaches():
     k = schedules.ExponentialDecay(LR, decay_steps=10, decay_rate=1.5)
     s = lrlab.exponential(LR, 1.5, every=10, cap=1e3)
     check(k, s, 120, "ExponentialDecay (growth)", peak=LR * 1.5**12)
-    with pytest.raises(ValueError, match="exponential.cap"):
+    with pytest.raises(ValueError, match=r"exponential\.cap"):
         lrlab.exponential(LR, 1.5, every=10)
 
 
