@@ -119,6 +119,7 @@ def test_cosine_schedule_past_the_end_through_repeat(warm, total, cycles):
     half = (total - warm) / (2 * cycles)
     swing = lrlab.join(lrlab.cosine(PEAK, 0.0, half), lrlab.cosine(0.0, PEAK, half))
     s = hf_warmup(warm, lrlab.repeat(swing))
+    # as above: ~eps * peak absolutely at the bottom of each swing
     assert_close_rel(ours(s, steps), theirs, atol=EPS * PEAK, label="transformers cosine (past the end)")
     assert theirs[total + 5] > 0.1 * PEAK
 
