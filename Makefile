@@ -11,8 +11,11 @@ $(VENV)/.base: pyproject.toml
 	$(PIP) -c constraints-dev.txt -e '.[plot]'
 	touch $@
 
+# timm (for the conformance suite) with --no-deps: its torchvision dependency would pull a
+# CUDA build of torch over the CPU one; tests import timm.scheduler alone (tests/peers.py)
 $(VENV)/.dev: pyproject.toml constraints-dev.txt $(VENV)/.base
 	$(PIP) -c constraints-dev.txt -e '.[dev]'
+	$(PIP) -c constraints-dev.txt --no-deps timm
 	touch $@
 
 demo: $(VENV)/.base

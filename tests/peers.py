@@ -13,9 +13,14 @@ the digits; the tolerance is never loosened otherwise.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
+import sys
+import types
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -99,6 +104,53 @@ def torch_lrs(make_scheduler: Callable, steps: int, lr: float = 1.0,
     return out
 
 
+def timm_scheduler() -> Any:
+    """The real ``timm.scheduler`` subpackage, imported without running ``timm/__init__.py``.
+
+    ``import timm`` imports ``timm.layers``, ``timm.models`` and so torchvision, which is
+    not installed beside the CPU build of torch (a torchvision wheel from PyPI pulls its own
+    CUDA torch). ``timm.scheduler`` itself needs only torch and numpy, so a bare package
+    module named ``timm`` whose ``__path__`` is the installed timm directory is put into
+    ``sys.modules`` (only if ``timm`` is not imported already) and the subpackage is then
+    imported as usual: the same files, the same classes. Raises ``ImportError`` (for
+    ``pytest.importorskip``-style skipping) when timm is not installed.
+    """
+    if "timm" not in sys.modules:
+        spec = importlib.util.find_spec("timm")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("timm is not installed (make dev installs it with --no-deps)")
+        package = types.ModuleType("timm")
+        package.__path__ = list(spec.submodule_search_locations)
+        package.__file__ = spec.origin
+        sys.modules["timm"] = package
+    return importlib.import_module("timm.scheduler")
+
+
+def timm_lrs(make_scheduler: Callable, steps: int, lr: float = 1.0,
+             steps_per_epoch: int | None = None) -> np.ndarray:
+    """The LR a real timm scheduler gives each of ``steps`` updates, driven as timm's
+    ``train.py`` drives it: the optimizer's LR is read for update ``t`` (construction sets
+    the first), ``optimizer.step()``, then ``scheduler.step_update(num_updates=t + 1)``;
+    at the end of each epoch of ``steps_per_epoch`` updates ``scheduler.step(epoch + 1)``
+    (a ``t_in_epochs=True`` scheduler moves only there).
+    """
+    import torch
+
+    param = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    param.grad = torch.zeros_like(param)
+    optimizer = torch.optim.SGD([param], lr=lr)
+    scheduler = make_scheduler(optimizer)
+    group = optimizer.param_groups[0]
+    out = np.empty(steps, dtype=np.float64)
+    for t in range(steps):
+        out[t] = float(group["lr"])
+        optimizer.step()
+        if steps_per_epoch and (t + 1) % steps_per_epoch == 0:
+            scheduler.step((t + 1) // steps_per_epoch)
+        scheduler.step_update(num_updates=t + 1)
+    return out
+
+
 def report() -> str:
     """A table of the worst relative error per label seen so far in this process."""
     width = max((len(k) for k in WORST), default=5)
@@ -143,3 +195,39 @@ def build_nanogpt_get_lr(it: int, *, max_lr: float, min_lr: float, warmup_steps:
     ratio = (it - warmup_steps) / (max_steps - warmup_steps)
     weight = 0.5 * (1.0 + math.cos(math.pi * ratio))
     return min_lr + weight * (max_lr - min_lr)
+
+
+def fastai_one_cycle_lrs(n_epoch: int, n_iter: int, lr_max: float, div: float = 25.0,
+                         div_final: float = 1e5, pct_start: float = 0.25) -> np.ndarray:
+    """The LR of each update of fastai's ``Learner.fit_one_cycle(n_epoch, lr_max)`` with
+    ``n_iter`` batches per epoch, written from fastai 2.8.12's source (fastai is not a test
+    dependency: importing ``fastai.callback.schedule`` pulls pandas, matplotlib, requests,
+    PyYAML and scipy through ``fastai.imports``):
+
+    * ``fit_one_cycle``: ``combined_cos(pct_start, lr_max / div, lr_max, lr_max / div_final)``;
+    * ``combined_cos``: ``combine_scheds([pct, 1 - pct], [SchedCos(start, middle),
+      SchedCos(middle, end)])``;
+    * ``combine_scheds``: ``pcts = torch.cumsum(tensor([0, pct, 1 - pct]))`` (float32),
+      ``idx = min((pos >= pcts).nonzero().max(), 1)``, ``actual_pos = (pos - pcts[idx]) /
+      (pcts[idx + 1] - pcts[idx])`` (a float32 tensor, then ``.item()``);
+    * ``SchedCos(start, end)(pos) = start + (1 + cos(pi * (1 - pos))) * (end - start) / 2``;
+    * ``TrainEvalCallback``: ``pct_train = epoch / n_epoch`` before each epoch, read by
+      ``ParamScheduler.before_batch``, then ``pct_train += 1 / (n_iter * n_epoch)`` after
+      each batch (a running float sum).
+
+    numpy float32 stands in for torch's float32 tensors (the same IEEE operations).
+    """
+    f32 = np.float32
+    pcts = np.cumsum(np.array([0.0, pct_start, 1.0 - pct_start], dtype=f32), dtype=f32)
+    levels = [(lr_max / div, lr_max), (lr_max, lr_max / div_final)]
+    out = []
+    for epoch in range(n_epoch):
+        pct_train = epoch / n_epoch
+        for _ in range(n_iter):
+            pos = f32(pct_train)
+            idx = min(int(np.nonzero(pos >= pcts)[0].max()), len(pcts) - 2)
+            actual = float(f32(f32(pos - pcts[idx]) / f32(pcts[idx + 1] - pcts[idx])))
+            start, end = levels[idx]
+            out.append(start + (1 + math.cos(math.pi * (1 - actual))) * (end - start) / 2)
+            pct_train += 1.0 / (n_iter * n_epoch)
+    return np.array(out)

@@ -220,6 +220,58 @@ def test_sequential_linear_then_cosine(warm, t_max, start, eta_min):
     assert_close_rel(ours(s, steps), theirs, label="torch SequentialLR(LinearLR, CosineAnnealingLR)")
 
 
+# --- past T_max: the oscillation, when someone wants it -----------------------------------
+
+
+@pytest.mark.parametrize(("t_max", "eta_min"), [(10, 0.0), (37, 1e-3)])
+def test_cosine_annealing_oscillation_through_repeat(t_max, eta_min):
+    """lrlab holds ``eta_min`` past ``T_max``; torch's swing back up (period ``2 T_max``) is
+    ``repeat(join(cosine(lr, eta_min, T), cosine(eta_min, lr, T)))``."""
+    steps = 6 * t_max + 3
+    theirs = torch_lrs(lambda opt: sched.CosineAnnealingLR(opt, T_max=t_max, eta_min=eta_min), steps, LR)
+    s = lrlab.repeat(lrlab.join(lrlab.cosine(LR, eta_min, t_max), lrlab.cosine(eta_min, LR, t_max)))
+    assert_close_rel(ours(s, steps), theirs, label="torch CosineAnnealingLR (oscillating)")
+
+
+# --- ChainedScheduler: LinearLR and CosineAnnealingLR stepped together ---------------------
+
+
+@pytest.mark.parametrize(("warm", "t_max", "start"), [(10, 50, 0.1), (7, 33, 0.3), (20, 25, 0.01)])
+def test_chained_linear_and_cosine_without_floor(warm, t_max, start):
+    """``ChainedScheduler([LinearLR, CosineAnnealingLR(eta_min=0)])``: each recursive step
+    multiplies the LR by its own ratio, so the LR is the product of the two closed forms:
+    ``product(linear(a, 1, W), cosine(lr, 0, T))``."""
+    theirs = torch_lrs(lambda opt: sched.ChainedScheduler([
+        sched.LinearLR(opt, start_factor=start, total_iters=warm),
+        sched.CosineAnnealingLR(opt, T_max=t_max)]), t_max + 1, LR)
+    s = lrlab.product(lrlab.linear(start, 1.0, warm), lrlab.cosine(LR, 0.0, t_max))
+    assert_close_rel(ours(s, t_max + 1), theirs, label="torch ChainedScheduler(LinearLR, CosineAnnealingLR)")
+
+
+@pytest.mark.parametrize(("warm", "t_max", "start", "eta_min"), [(10, 50, 0.1, 0.005), (7, 33, 0.3, 0.02)])
+def test_chained_linear_and_cosine_with_floor(warm, t_max, start, eta_min):
+    """With ``eta_min > 0`` the chain has no closed form of the step: torch's cosine step is
+    ``x_t = eta + (x_(t-1) rho_t - eta) r_t`` (``rho_t`` the LinearLR ratio, ``r_t`` the
+    cosine ratio), so ``x_t / (L_t c_t)`` (``L`` the linear factor, ``c = 1 + cos(pi t / T)``)
+    grows by ``eta (1 / c_t - 1 / c_(t-1)) / L_t`` each step: a running sum over the warmup.
+    No pointwise schedule reproduces the warmup (the product-plus-floor spellings are off by
+    0.3% to 10% there; docs/conventions.md). From the end of the warmup on, the ratio is 1
+    and the LR is an lrlab cosine entered ``W`` steps into its swing, its peak fixed by the
+    LR torch reached at ``W``: ``shift(cosine(P, eta, T), W)``."""
+    steps = t_max + 1
+    theirs = torch_lrs(lambda opt: sched.ChainedScheduler([
+        sched.LinearLR(opt, start_factor=start, total_iters=warm),
+        sched.CosineAnnealingLR(opt, T_max=t_max, eta_min=eta_min)]), steps, LR)
+    f_w = 0.5 * (1.0 + math.cos(math.pi * warm / t_max))
+    peak = eta_min + (theirs[warm] - eta_min) / f_w
+    tail = lrlab.shift(lrlab.cosine(peak, eta_min, t_max), warm)
+    assert_close_rel(ours(tail, steps - warm), theirs[warm:],
+                     label="torch ChainedScheduler (after the warmup)")
+    product = lrlab.product(lrlab.linear(start, 1.0, warm), lrlab.cosine(LR - eta_min, 0.0, t_max))
+    naive = ours(lrlab.offset(product, eta_min), steps)
+    assert np.max(np.abs(naive[:warm] - theirs[:warm]) / theirs[:warm]) > 1e-3
+
+
 def test_rtol_is_strict():
     """The suite's tolerance is 1e-12: a one-in-1e11 change must fail."""
     assert RTOL == 1e-12

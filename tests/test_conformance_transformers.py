@@ -83,6 +83,47 @@ def test_cosine_schedule_more_cycles(warm, total, cycles):
     assert_close_rel(ours(s, steps), theirs, label="transformers cosine (num_cycles)")
 
 
+def hf_cosine_cycles(peak: float, decay: float, cycles: float) -> lrlab.Schedule:
+    """transformers' ``0.5 (1 + cos(2 pi num_cycles p))`` over ``decay`` steps as an lrlab
+    value: a half-cosine down and one back up, each ``L = decay / (2 num_cycles)`` steps,
+    repeated, and stopped at ``decay`` (where transformers' own curve is, mid-swing if
+    ``num_cycles`` is not a multiple of 0.5): ``limit(repeat(join(down, up)), decay)``."""
+    half = decay / (2 * cycles)
+    swing = lrlab.join(lrlab.cosine(peak, 0.0, half), lrlab.cosine(0.0, peak, half))
+    return lrlab.limit(lrlab.repeat(swing), decay)
+
+
+@pytest.mark.parametrize(("warm", "total", "cycles"),
+                         [(10, 110, 0.75), (0, 99, 1.3), (5, 405, 2.2), (3, 50, 0.1), (20, 1020, 3.7),
+                          (0, 64, 1.0)])
+def test_cosine_schedule_any_num_cycles(warm, total, cycles):
+    """``num_cycles`` not a multiple of 0.5 stops the cosine mid-swing at ``T``; lrlab holds
+    the value reached there."""
+    steps = total + 10
+    theirs = run(lambda o: opt_mod.get_cosine_schedule_with_warmup(o, warm, total, num_cycles=cycles),
+                 total + 1)
+    s = hf_warmup(warm, hf_cosine_cycles(PEAK, total - warm, cycles))
+    # near the bottom of each swing (1 + cos -> 0) transformers' cos(2 pi n p) and lrlab's
+    # cos(pi x) of the local time round differently: ~eps * peak absolutely (as hard restarts)
+    assert_close_rel(ours(s, steps)[:total + 1], theirs, atol=EPS * PEAK,
+                     label="transformers cosine (any num_cycles)")
+    assert s(total + 9) == s(total)
+
+
+@pytest.mark.parametrize(("warm", "total", "cycles"), [(2, 12, 0.5), (10, 110, 0.75)])
+def test_cosine_schedule_past_the_end_through_repeat(warm, total, cycles):
+    """transformers' cosine keeps going past ``T`` (rising again); leaving out the ``limit``
+    gives that: ``warmup(W, repeat(join(down, up)))``."""
+    steps = 4 * total
+    theirs = run(lambda o: opt_mod.get_cosine_schedule_with_warmup(o, warm, total, num_cycles=cycles), steps)
+    half = (total - warm) / (2 * cycles)
+    swing = lrlab.join(lrlab.cosine(PEAK, 0.0, half), lrlab.cosine(0.0, PEAK, half))
+    s = hf_warmup(warm, lrlab.repeat(swing))
+    # as above: ~eps * peak absolutely at the bottom of each swing
+    assert_close_rel(ours(s, steps), theirs, atol=EPS * PEAK, label="transformers cosine (past the end)")
+    assert theirs[total + 5] > 0.1 * PEAK
+
+
 @pytest.mark.parametrize(("warm", "total"), [(0, 10), (4, 30), (100, 1000)])
 def test_constant_schedules(warm, total):
     theirs = run(lambda o: opt_mod.get_constant_schedule_with_warmup(o, warm), total)

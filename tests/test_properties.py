@@ -31,7 +31,9 @@ from lrlab.schedules import (
     Constant,
     Cyclic,
     Exponential,
+    Extend,
     InverseSqrt,
+    InverseTime,
     Join,
     Limit,
     MultiStep,
@@ -39,16 +41,21 @@ from lrlab.schedules import (
     Phase,
     Piecewise,
     Product,
+    Restarts,
     Scale,
     Schedule,
+    Tanh,
     UntunedWarmup,
     Warmup,
+    Warp,
 )
 
 PROPERTY = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
-FALLING_SHAPES = ("linear", "cosine", "one_minus_sqrt", "one_minus_square", "polynomial", "geometric")
+FALLING_SHAPES = ("linear", "cosine", "one_minus_sqrt", "one_minus_square", "polynomial", "one_minus_power",
+                  "geometric")
+POWER_SHAPES = ("polynomial", "one_minus_power")
 RISING_SHAPES = FALLING_SHAPES
 
 # ---------------------------------------------------------------------------------------
@@ -71,7 +78,7 @@ def phases(draw, length=lengths, shapes=FALLING_SHAPES, min_power=0.25):
         a, b = (a or b), (a or b) * draw(st.floats(1e-3, 1e3))
     if shape not in RISING_SHAPES and a < b:
         a, b = b, a
-    power = draw(st.floats(min_power, 4.0)) if shape == "polynomial" else 1.0
+    power = draw(st.floats(min_power, 4.0)) if shape in POWER_SHAPES else 1.0
     return Phase(a, b, draw(length), shape, power)
 
 
@@ -129,7 +136,7 @@ def onecycles(draw, steps=None):
     pct_final = draw(st.one_of(st.none(), st.floats(pct + 0.05, 0.95))) if three else None
     return OneCycle(draw(positive), draw(steps), pct, draw(st.floats(2.0, 100.0)),
                     draw(st.floats(1.0, 1e4)), draw(st.sampled_from(["cos", "linear"])), three,
-                    pct_final, draw(st.sampled_from(["torch", "optax"])))
+                    pct_final, draw(st.sampled_from(["torch", "optax", "fastai"])))
 
 
 @st.composite
@@ -147,7 +154,7 @@ def wsds(draw, steps=None):
     kind = draw(st.sampled_from(["default", "steps", "fraction"]))
     cooldown = max(1, int(total * draw(st.floats(0.01, 0.5)))) if kind == "steps" else None
     fraction = draw(st.floats(0.05, 0.5)) if kind == "fraction" else None
-    power = draw(st.floats(0.5, 3.0)) if shape == "polynomial" else 1.0
+    power = draw(st.floats(0.5, 3.0)) if shape in POWER_SHAPES else 1.0
     return WSD(peak, total, warm, cooldown, fraction, shape, floor, start, warmup_shape, power)
 
 
@@ -158,12 +165,34 @@ def piecewises(draw):
     return Piecewise(tuple(steps), tuple(values))
 
 
+@st.composite
+def tanhs(draw):
+    lb = draw(st.floats(-10.0, 5.0))
+    return Tanh(draw(lrs), draw(lrs), draw(lengths), lb, lb + draw(st.floats(0.01, 15.0)))
+
+
+@st.composite
+def inverse_times(draw):
+    return InverseTime(draw(lrs), draw(st.floats(0.0, 100.0)), draw(lengths), draw(st.booleans()))
+
+
 def bounded(schedule: Schedule, length: float = 1000) -> Schedule:
     return schedule if schedule.length is not None else Limit(schedule, length)
 
 
+@st.composite
+def restartss(draw, inner):
+    schedule = bounded(draw(inner), draw(lengths))
+    mult = draw(st.one_of(st.sampled_from([1.0, 2.0, 3.0]), st.floats(1.0, 3.0)))
+    decay = draw(st.floats(0.3, 1.0))
+    if schedule(0) == schedule.final_value:
+        decay = 1.0
+    return Restarts(schedule, mult, decay, draw(st.one_of(st.none(), st.integers(1, 5))),
+                    None, draw(st.sampled_from(["exact", "log"])))
+
+
 leaves = st.one_of(constants(), phases(), exponentials(), inverse_sqrts(), multisteps(),
-                   cyclics(), sgdrs(), onecycles(), wsds(), piecewises())
+                   cyclics(), sgdrs(), onecycles(), wsds(), piecewises(), tanhs(), inverse_times())
 
 
 @st.composite
@@ -199,6 +228,9 @@ def extend(children):
         st.builds(UntunedWarmup, children, st.floats(0.5, 0.9999),
                   st.sampled_from(["linear", "exponential"])),
         joins(children),
+        restartss(children),
+        st.builds(lambda s, k, n: Warp(bounded(s, n), k), children, st.floats(0.1, 5.0), lengths),
+        st.builds(lambda s, n: Extend(bounded(s, n)), children, lengths),
     )
 
 
@@ -300,8 +332,20 @@ def bounds(s: Schedule) -> tuple[float, float]:
         lo, hi = bounds(s.schedule)
         high = math.inf if s.high is None else s.high
         return min(max(lo, s.low), high), min(max(hi, s.low), high)
-    if isinstance(s, Limit):
+    if isinstance(s, (Limit, Warp, Extend)):
         return bounds(s.schedule)
+    if isinstance(s, Tanh):
+        return min(s.start, s.end), max(s.start, s.end)
+    if isinstance(s, InverseTime):
+        return 0.0, s.lr
+    if isinstance(s, Restarts):
+        lo, hi = bounds(s.schedule)
+        if s.decay == 1.0:
+            return lo, hi
+        # b + (inner - b) r_k with |r_k| <= max(1, b / |top - b|), clamped at 0
+        top, bottom = (s.schedule(0) if s.peak is None else s.peak), s.schedule.final_value
+        ratio = max(1.0, bottom / abs(top - bottom))
+        return 0.0, bottom + max(abs(hi - bottom), abs(lo - bottom)) * ratio
     raise AssertionError(f"no bounds for {s.family}")
 
 

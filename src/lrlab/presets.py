@@ -21,7 +21,7 @@ import difflib
 from dataclasses import dataclass
 
 from lrlab.schedules import Schedule, parse
-from lrlab.units import Budget
+from lrlab.units import BatchRamp, Budget, RampedBudget
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,24 @@ class Preset:
     citation: str
     url: str
     note: str = ""
+    #: the published batch-size ramp, where the source had one (GPT-3, Llama 3)
+    ramp: BatchRamp | None = None
 
     @property
     def schedule(self) -> Schedule:
         """The schedule resolved against the preset's own budget."""
         return self.schedule_for(None)
+
+    @property
+    def ramped_budget(self) -> Budget:
+        """The preset's budget with its published batch ramp (:class:`RampedBudget`), so that
+        lengths in tokens resolve to the update where that many tokens were seen; the plain
+        budget where the source kept one batch size. ``preset.schedule_for(preset.ramped_budget)``.
+        """
+        if self.ramp is None:
+            return self.budget
+        b = self.budget
+        return RampedBudget(b.total_steps, b.tokens_per_step, b.steps_per_epoch, ramp=self.ramp)
 
     def schedule_for(self, budget: Budget | None = None) -> Schedule:
         """The schedule resolved against ``budget`` (default: the preset's own)."""
@@ -74,6 +87,28 @@ _GPT3_COMMON = (
 )
 
 
+#: GPT-3's batch ramp: "linearly from a small value (32k tokens) to the full value over the
+#: first 4-12 billion tokens of training, depending on model size" (Appendix B). The paper
+#: does not say which size ramps over how many tokens: we take 4B (its lower end) for every
+#: size, 32k as 32,768 = 16 sequences of 2048, and whole sequences throughout.
+GPT3_RAMP_TOKENS = 4e9
+
+
+def gpt3_ramp(batch_tokens: float, over: float = GPT3_RAMP_TOKENS) -> BatchRamp:
+    """GPT-3's batch ramp to ``batch_tokens`` over the first ``over`` tokens (whole 2048-token
+    sequences where the full batch is a whole number of them)."""
+    multiple = 2048 if batch_tokens % 2048 == 0 else None
+    return BatchRamp.ramp(32_768, batch_tokens, over, multiple=multiple)
+
+
+_GPT3_RAMP_NOTE = (
+    " With the batch ramp: preset.ramped_budget is the budget with GPT-3's ramp (from 32,768 "
+    "tokens to the full batch, linearly in the tokens seen, over the first 4B tokens: the paper "
+    "says 4-12B depending on model size without the mapping, we take 4B for every size), so "
+    "the token lengths resolve to the updates where those tokens were seen."
+)
+
+
 def _gpt3(size: str, peak: float, final: float, batch_tokens: int, batch_note: str) -> Preset:
     spec = f"warmup('375M tokens', cosine({peak!r}, {final!r}, '259.625B tokens'))"
     return Preset(
@@ -82,7 +117,8 @@ def _gpt3(size: str, peak: float, final: float, batch_tokens: int, batch_note: s
         budget=Budget(total_steps="300B tokens", tokens_per_step=batch_tokens),
         citation=f"{_GPT3_CITATION}; GPT-3 {size.upper()}",
         url=_GPT3_URL,
-        note=_GPT3_COMMON + batch_note,
+        note=_GPT3_COMMON + batch_note + _GPT3_RAMP_NOTE,
+        ramp=gpt3_ramp(batch_tokens),
     )
 
 
@@ -111,6 +147,11 @@ _GPT3 = (
         "another reading.",
     ),
 )
+
+
+#: Llama 3's staged batch (Section 3.4.1): 4M tokens (1024 sequences of 4,096), 8M (1024 of
+#: 8,192) after 252M tokens, 16M after 2.87T tokens; M read as 2^20
+LLAMA3_BATCH = BatchRamp.stages((0, 4 * 2**20), (252e6, 8 * 2**20), (2.87e12, 16 * 2**20))
 
 
 _PRESETS: tuple[Preset, ...] = (
@@ -198,6 +239,7 @@ _PRESETS: tuple[Preset, ...] = (
         "was decayed linearly to 0 over the last 40M tokens (their step positions are not "
         "published). The paper's 15.6T tokens at these batch sizes is roughly 1.1M steps, so the "
         "run may have ended before the cosine did.",
+        ramp=LLAMA3_BATCH,
     ),
     Preset(
         name="bert-base",

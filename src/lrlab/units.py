@@ -15,6 +15,9 @@ recipes (GPT-3) define it. A result that is a whole number becomes an ``int``.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -136,7 +139,9 @@ class Budget:
         ``offset`` is where the phase starts in the run: ``'rest'`` is the total minus it.
         """
         if not isinstance(length, str):
-            return check_length(length, name, allow_zero=True)
+            steps = check_length(length, name, allow_zero=True)
+            assert not isinstance(steps, str)
+            return steps
         quantity = parse_length(length, name)
         if quantity.unit == "rest":
             if self.total_steps is None:
@@ -185,3 +190,167 @@ def tokens_to_steps(tokens: float, tokens_per_step: float) -> int | float:
 def steps_to_tokens(steps: float, tokens_per_step: float) -> float:
     """Tokens processed by ``steps`` updates at ``tokens_per_step``."""
     return Budget(tokens_per_step=tokens_per_step).tokens(steps)
+
+
+# --- a batch that grows during the run ---------------------------------------------------------
+
+#: most updates a ramp is followed through one by one (a linear ramp changes the batch at
+#: every update; stages are skipped over in closed form)
+MAX_RAMP_STEPS = 1_000_000
+
+
+@dataclass(frozen=True)
+class BatchRamp:
+    """Tokens per step that change with the tokens already seen.
+
+    ``points`` are ``(tokens_seen, tokens_per_step)`` pairs, ``tokens_seen`` ascending from 0.
+    Update ``t`` processes ``b_t`` tokens, where ``seen_t = b_0 + ... + b_(t-1)`` and
+
+    * ``linear=False`` (stages): ``b_t`` is the size of the last point with
+      ``tokens_seen <= seen_t`` (Llama 3: 4M tokens, 8M from 252M tokens seen, 16M from
+      2.87T: Llama Team 2024, Section 3.4.1);
+    * ``linear=True``: ``b_t`` is interpolated linearly in ``seen_t`` between the points
+      (GPT-3: "linearly from a small value (32k tokens) to the full value over the first
+      4-12 billion tokens", Brown et al. 2020, Appendix B);
+
+    rounded down to a whole number of ``multiple`` tokens (whole sequences) if given, and at
+    least ``multiple``. Past the last point the batch stays at its last size.
+    """
+
+    points: tuple[tuple[float, float], ...]
+    linear: bool = False
+    multiple: float | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            points = tuple((float(a), float(b)) for a, b in self.points)
+        except (TypeError, ValueError):
+            raise ValueError(f"BatchRamp.points must be (tokens_seen, tokens_per_step) pairs; "
+                             f"got {self.points!r}") from None
+        if not points or points[0][0] != 0.0:
+            raise ValueError(f"BatchRamp.points must start at 0 tokens seen; got {self.points!r}")
+        for i, (seen, size) in enumerate(points):
+            if not (math.isfinite(seen) and math.isfinite(size) and size > 0):
+                raise ValueError(f"BatchRamp.points[{i}] must be finite, with a positive tokens_per_step; "
+                                 f"got {(seen, size)!r}")
+            if i and seen <= points[i - 1][0]:
+                raise ValueError(f"BatchRamp.points must have strictly increasing tokens_seen; got "
+                                 f"{points[i - 1][0]!r} then {seen!r}")
+        if self.multiple is not None and not (
+            isinstance(self.multiple, (int, float)) and not isinstance(self.multiple, bool)
+            and math.isfinite(self.multiple) and self.multiple > 0
+        ):
+            raise ValueError(f"BatchRamp.multiple must be a positive number of tokens; got {self.multiple!r}")
+        if self.linear:
+            # at least (span of tokens) / (largest batch) updates per segment, each followed
+            updates = sum((b[0] - a[0]) / max(a[1], b[1]) for a, b in itertools.pairwise(points))
+            if updates > MAX_RAMP_STEPS:
+                raise ValueError(f"BatchRamp.points: a linear ramp is followed update by update and "
+                                 f"this one lasts at least {updates:,.0f} updates; expected at most "
+                                 f"{MAX_RAMP_STEPS:,} (or use stages)")
+        object.__setattr__(self, "points", points)
+
+    @classmethod
+    def stages(cls, *points: tuple[float, float], multiple: float | None = None) -> BatchRamp:
+        """The batch changes at given token counts: ``BatchRamp.stages((0, 4 * 2**20),
+        (252e6, 8 * 2**20), (2.87e12, 16 * 2**20))``."""
+        return cls(points, linear=False, multiple=multiple)
+
+    @classmethod
+    def ramp(cls, start: float, end: float, over: float, multiple: float | None = None) -> BatchRamp:
+        """From ``start`` to ``end`` tokens per step, linearly in the tokens seen, over the first
+        ``over`` tokens: ``BatchRamp.ramp(32768, 3.2e6, 4e9, multiple=2048)`` (GPT-3)."""
+        return cls(((0.0, start), (over, end)), linear=True, multiple=multiple)
+
+    @property
+    def final(self) -> float:
+        """Tokens per step once the ramp is over."""
+        return self._size(math.inf)
+
+    def _size(self, seen: float) -> float:
+        points = self.points
+        index = bisect.bisect_right([p[0] for p in points], seen) - 1
+        size = points[index][1]
+        if self.linear and index + 1 < len(points):
+            (a, size_a), (b, size_b) = points[index], points[index + 1]
+            size = size_a + (size_b - size_a) * ((seen - a) / (b - a))
+        if self.multiple is not None:
+            size = max(math.floor(size / self.multiple) * self.multiple, self.multiple)
+        return size
+
+    @functools.cached_property
+    def _table(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """Runs of equal batches: (first update, tokens seen before it, tokens per update);
+        the last run lasts for ever."""
+        steps, seen, sizes = [0.0], [0.0], [self._size(0.0)]
+        step, total, end = 0.0, 0.0, self.points[-1][0]
+        updates = 0
+        while total < end:
+            size = sizes[-1]
+            if self.linear:
+                count = 1.0  # the batch may change at every update
+            else:  # the rest of this stage in one go
+                following = next(p[0] for p in self.points if p[0] > total)
+                count = float(max(math.ceil((following - total) / size), 1))
+            step, total = step + count, total + count * size
+            new = self._size(total)
+            if new != size:
+                steps.append(step)
+                seen.append(total)
+                sizes.append(new)
+            updates += 1
+            if updates > MAX_RAMP_STEPS:
+                raise ValueError(f"BatchRamp: the ramp lasts more than {MAX_RAMP_STEPS:,} updates; "
+                                 f"expected a shorter ramp; got {self!r}")
+        return tuple(steps), tuple(seen), tuple(sizes)
+
+    def steps_for(self, tokens: float) -> float:
+        """Updates (fractional within the last one) until ``tokens`` tokens have been seen."""
+        steps, seen, sizes = self._table
+        i = bisect.bisect_right(seen, tokens) - 1
+        return steps[i] + (tokens - seen[i]) / sizes[i]
+
+    def tokens_after(self, steps: float) -> float:
+        """Tokens seen after ``steps`` updates (fractional: part of the next update's batch)."""
+        table_steps, seen, sizes = self._table
+        i = bisect.bisect_right(table_steps, steps) - 1
+        return seen[i] + (steps - table_steps[i]) * sizes[i]
+
+    def tokens_per_step(self, step: int) -> float:
+        """The batch of update ``step``."""
+        table_steps, _, sizes = self._table
+        return sizes[bisect.bisect_right(table_steps, step) - 1]
+
+
+@dataclass(frozen=True)
+class RampedBudget(Budget):
+    """A :class:`Budget` whose tokens per step follow a :class:`BatchRamp`: lengths in tokens
+    resolve to the update where that many tokens have been seen (fractional within it, as a
+    constant batch gives ``tokens / tokens_per_step``). ``tokens_per_step`` is the batch after
+    the ramp (set from the ramp when not given). Other units resolve as in :class:`Budget`.
+
+    >>> b = RampedBudget(ramp=BatchRamp.stages((0, 4e6), (252e6, 8e6)))
+    >>> b.steps("252M tokens"), b.steps("260M tokens")
+    (63, 64)
+    """
+
+    ramp: BatchRamp | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ramp, BatchRamp):
+            raise ValueError(f"RampedBudget.ramp must be a BatchRamp; got {self.ramp!r}")
+        if self.tokens_per_step is None:
+            object.__setattr__(self, "tokens_per_step", self.ramp.final)
+        super().__post_init__()
+
+    def steps(self, length: Length, name: str = "length", *, offset: float = 0.0) -> int | float:
+        """Number of steps in ``length``; a length in tokens follows the ramp."""
+        if isinstance(length, str):
+            quantity = parse_length(length, name)
+            if quantity.unit == "tokens":
+                return _whole(self.ramp.steps_for(quantity.amount))  # type: ignore[union-attr]
+        return super().steps(length, name, offset=offset)
+
+    def tokens(self, steps: float) -> float:
+        """Tokens processed by ``steps`` updates, through the ramp."""
+        return self.ramp.tokens_after(steps)  # type: ignore[union-attr]

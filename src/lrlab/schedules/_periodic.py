@@ -11,12 +11,55 @@ from lrlab.units import Length
 
 from . import _params as param
 from ._backend import SCALAR
-from ._base import Schedule
+from ._base import Schedule, schedule
 from ._primitives import steps_of
 from ._registry import constructor, family_class
 from ._shapes import fall
 
 _EPS = 2.0**-52
+
+
+def cycle_start(k: Any, period: float, mult: float, whole: bool, xp: Any) -> Any:
+    """Step where cycle ``k`` starts when cycle ``j`` lasts ``period * mult^j``:
+    ``period * (mult^k - 1) / (mult - 1)`` (``k * period`` for ``mult = 1``).
+
+    ``power`` (``exp(k log mult)``) is off by a few ulps (``3^2`` gives 9.000000000000002),
+    enough to miss a restart that falls exactly on a step (torch restarts there). So a
+    start within ``128 eps`` (relative) of a whole step is that step: far above the
+    rounding of the formula (< 40 eps for any start below 2^53), far below a real offset.
+    ``whole`` (a whole period and multiplier: every start is a whole step) rounds always.
+    """
+    if mult == 1.0:
+        start = k * period
+    else:
+        start = period * (xp.power(mult, k) - 1.0) / (mult - 1.0)
+    nearest = xp.floor(start + 0.5)
+    if whole:
+        return nearest
+    offset = start - nearest
+    offset = xp.where(offset < 0.0, -offset, offset)
+    return xp.where(offset <= 128 * _EPS * start, nearest, start)
+
+
+def cycle_index(t: Any, period: float, mult: float, whole: bool, xp: Any) -> Any:
+    """The cycle step ``t`` is in: a guess from the inverse of :func:`cycle_start`, then
+    corrected by one either way against it, so restarts fall exactly where it puts them."""
+    if mult == 1.0:
+        guess = xp.floor(t / period)
+    else:
+        guess = xp.floor(xp.log(t * (mult - 1.0) / period + 1.0) / math.log(mult))
+    k = xp.where(t < cycle_start(guess, period, mult, whole, xp), guess - 1.0, guess)
+    return xp.where(t >= cycle_start(k + 1.0, period, mult, whole, xp), k + 1.0, k)
+
+
+def log_cycle_index(t: Any, period: float, mult: float, xp: Any) -> Any:
+    """The cycle index as timm and Keras compute it, ``floor(log(1 - t / period * (1 - mult))
+    / log(mult))`` (``floor(t / period)`` for ``mult = 1``), uncorrected: where a restart
+    falls exactly on a step, the rounding of ``log`` can put that step at the end of the
+    previous cycle (timm with ``cycle_mul=3``: ``log(9) / log(3) = 1.9999999999999998``)."""
+    if mult == 1.0:
+        return xp.floor(t / period)
+    return xp.floor(xp.log(1.0 - t / period * (1.0 - mult)) / math.log(mult))
 
 
 @family_class()
@@ -121,23 +164,8 @@ class SGDR(Schedule):
                              "range; expected fewer cycles")
 
     def _start(self, k: Any, xp: Any) -> Any:
-        """Step where cycle ``k`` starts: ``period * (mult^k - 1) / (mult - 1)``.
-
-        ``power`` (``exp(k log mult)``) is off by a few ulps (``3^2`` gives 9.000000000000002),
-        enough to miss a restart that falls exactly on a step (torch restarts there). So a
-        start within ``128 eps`` (relative) of a whole step is that step: far above the
-        rounding of the formula (< 40 eps for any start below 2^53), far below a real offset.
-        """
-        if self.mult == 1.0:
-            start = k * self._period
-        else:
-            start = self._period * (xp.power(self.mult, k) - 1.0) / (self.mult - 1.0)
-        nearest = xp.floor(start + 0.5)
-        if self._whole:
-            return nearest
-        offset = start - nearest
-        offset = xp.where(offset < 0.0, -offset, offset)
-        return xp.where(offset <= 128 * _EPS * start, nearest, start)
+        """Step where cycle ``k`` starts (see :func:`cycle_start`)."""
+        return cycle_start(k, self._period, self.mult, self._whole, xp)
 
     @property
     def length(self) -> float | None:
@@ -152,14 +180,7 @@ class SGDR(Schedule):
         return tuple(float(self._start(float(k), SCALAR)) for k in range(count + 1))
 
     def _eval(self, t: Any, xp: Any) -> Any:
-        # the cycle index: a guess from the inverse of _start, then corrected by one either
-        # way against _start itself, so restarts fall exactly where _start puts them
-        if self.mult == 1.0:
-            guess = xp.floor(t / self._period)
-        else:
-            guess = xp.floor(xp.log(t * (self.mult - 1.0) / self._period + 1.0) / math.log(self.mult))
-        k = xp.where(t < self._start(guess, xp), guess - 1.0, guess)
-        k = xp.where(t >= self._start(k + 1.0, xp), k + 1.0, k)
+        k = cycle_index(t, self._period, self.mult, self._whole, xp)
         if self.cycles is not None:
             k = xp.minimum(k, self.cycles - 1.0)
         start = self._start(k, xp)
@@ -182,3 +203,101 @@ def sgdr(peak: float, period: Length, mult: float = 1.0, floor: float = 0.0,
          decay: float = 1.0, cycles: int | None = None) -> SGDR:
     """Cosine with warm restarts (Loshchilov & Hutter 2017), see :class:`SGDR`."""
     return SGDR(peak, period, mult, floor, decay, cycles)
+
+
+@family_class()
+@dataclass(frozen=True, repr=False)
+class Restarts(Schedule):
+    """Any finite schedule restarted in cycles that grow and decay (timm's ``cycle_mul``,
+    ``cycle_decay``, ``cycle_limit`` for its cosine, polynomial and tanh schedulers).
+
+    Cycle ``k`` (from 0) starts at ``c_k = L (mult^k - 1) / (mult - 1)`` (``k L`` for
+    ``mult = 1``), ``L`` the schedule's length, lasts ``L mult^k`` and runs the schedule
+    stretched to that length, its swing above the final value ``b`` rescaled so that it
+    starts from ``peak * decay^k`` instead of ``peak`` (default ``peak = schedule(0)``):
+
+    ``s(t) = b + (schedule((t - c_k) / mult^k) - b) * (peak decay^k - b) / (peak - b)``
+
+    ``restarts(cosine(P, m, L), mult, decay)`` is ``sgdr(P, L, mult, m, decay)``;
+    ``peak`` is for a curve that does not start at its nominal peak (timm's tanh:
+    ``restarts(tanh(P, m, L), decay=d, peak=P)``). Endless unless ``times`` is given;
+    after the last cycle it holds ``b``. ``index='log'`` finds the cycle as timm and Keras
+    do (:func:`log_cycle_index`), missing a restart where their rounding misses it.
+    """
+
+    family: ClassVar[str] = "restarts"
+    schedule: Schedule = schedule()
+    mult: float = param.number(default=1.0, low=1.0, high=1e6)
+    decay: float = param.number(default=1.0, low=0.0, high=1.0, low_open=True)
+    times: int | None = param.count(default=None, optional=True)
+    peak: float | None = param.lr(default=None, optional=True)
+    index: str = param.choice(("exact", "log"), default="exact")
+    _period: float = param.cached()
+    _whole: bool = param.cached()
+    _top: float = param.cached()
+    _bottom: float = param.cached()
+
+    def _validate(self) -> None:
+        if self.peak is not None and self.decay == 1.0:
+            raise ValueError(f"restarts.peak is only used with a decay < 1 (it is the value the decay "
+                             f"scales); got peak={self.peak!r} with decay=1.0")
+
+    def _prepare(self) -> None:
+        period = self.schedule.length
+        if period is None or period < 1e-3:
+            raise ValueError(f"restarts.schedule must end (a length of at least 0.001 steps) to be "
+                             f"restarted; got {self.schedule}")
+        self._set("_period", float(period))
+        self._set("_whole", float(period).is_integer() and float(self.mult).is_integer())
+        self._set("_top", self.schedule(0) if self.peak is None else self.peak)
+        self._set("_bottom", self.schedule.final_value)
+        if self.times is not None and not math.isfinite(self._start(float(self.times), SCALAR)):
+            raise ValueError(f"restarts.times={self.times} with mult={self.mult!r} lasts beyond "
+                             "float64's range; expected fewer cycles")
+        if self.decay != 1.0 and self._top == self._bottom:
+            raise ValueError(f"restarts.decay needs a schedule that moves (or a peak other than its "
+                             f"final value {self._bottom!r}); got peak={self._top!r}")
+
+    def _start(self, k: Any, xp: Any) -> Any:
+        return cycle_start(k, self._period, self.mult, self._whole, xp)
+
+    @property
+    def length(self) -> float | None:
+        if self.times is None:
+            return None
+        self.check_resolved()
+        return float(self._start(float(self.times), SCALAR))
+
+    def boundaries(self) -> tuple[float, ...]:
+        self.check_resolved()
+        count = self.times if self.times is not None else 2
+        return tuple(float(self._start(float(k), SCALAR)) for k in range(count + 1))
+
+    def _eval(self, t: Any, xp: Any) -> Any:
+        if self.index == "log":
+            k = log_cycle_index(t, self._period, self.mult, xp)
+        else:
+            k = cycle_index(t, self._period, self.mult, self._whole, xp)
+        if self.times is not None:
+            k = xp.minimum(k, self.times - 1.0)
+        local = t - self._start(k, xp)
+        if self.mult != 1.0:
+            local = local / xp.power(self.mult, k)
+        inner = self.schedule._eval(xp.minimum(local, self._period), xp)
+        if self.decay == 1.0:
+            return inner
+        top, bottom = self._top, self._bottom
+        ratio = (top * xp.power(self.decay, k) - bottom) / (top - bottom)
+        return xp.maximum(bottom + (inner - bottom) * ratio, 0.0)
+
+    def describe(self, at_start: bool = True) -> list[str]:
+        words = "restarted" + ("" if self.mult == 1.0 else f" (period x{self.mult:g})")
+        return [*self.schedule.describe(at_start), words]
+
+
+@constructor
+def restarts(schedule: Schedule, mult: float = 1.0, decay: float = 1.0, times: int | None = None,
+             peak: float | None = None, index: str = "exact") -> Restarts:
+    """``schedule`` restarted in cycles ``mult`` times longer and starting ``decay`` times
+    lower each time (timm's cycles), see :class:`Restarts`."""
+    return Restarts(schedule, mult, decay, times, peak, index)

@@ -14,7 +14,7 @@ from lrlab.units import Length
 from . import _params as param
 from ._base import Schedule
 from ._registry import constructor, family_class
-from ._shapes import SHAPE_ALIASES, SHAPES, interpolate, shape_words
+from ._shapes import POWER_SHAPES, SHAPE_ALIASES, SHAPES, interpolate, shape_words
 
 
 def steps_of(value: Length) -> float:
@@ -114,8 +114,9 @@ class Phase(Schedule):
 
     def _validate(self) -> None:
         name = self.shape
-        if name != "polynomial" and self.power != 1.0:
-            raise ValueError(f"{name}.power is only for the polynomial shape; got {self.power!r}")
+        if name not in POWER_SHAPES and self.power != 1.0:
+            raise ValueError(f"{name}.power is only for the polynomial and one_minus_power shapes; "
+                             f"got {self.power!r}")
         if name == "geometric" and (self.start == 0.0) != (self.end == 0.0):
             raise ValueError(
                 f"geometric.start and geometric.end must both be positive (geometric "
@@ -196,6 +197,15 @@ def polynomial(start: float, end: float, steps: Length, power: float = 1.0) -> P
     (t / steps)^power`` rising (torch ``PolynomialLR``, transformers
     ``get_polynomial_decay_schedule_with_warmup``)."""
     return Phase(start, end, steps, "polynomial", power)
+
+
+@constructor
+def one_minus_power(start: float, end: float, steps: Length, power: float = 1.0) -> Phase:
+    """``end + (start - end) * (1 - (t / steps)^power)`` falling, ``start + (end - start) *
+    (1 - (1 - t / steps)^power)`` rising: the polynomial bent the other way (``power=2`` is
+    ``one_minus_square``, ``0.5`` is ``one_minus_sqrt``); timm ``WSDLRScheduler(decay_fn='power',
+    decay_power=p)``."""
+    return Phase(start, end, steps, "one_minus_power", power)
 
 
 @constructor
@@ -390,3 +400,104 @@ def multistep(lr: float, milestones: Any, gamma: float | None = None,
     """``lr`` until the first milestone, then ``lr * gamma^k`` (or ``lr * factors[k-1]``)
     after the k-th: torch ``MultiStepLR``."""
     return MultiStep(lr, milestones, gamma, factors)
+
+
+# --- tanh -------------------------------------------------------------------------------------
+
+#: ``exp`` of more than this overflows float64; the tanh factor there is below 1e-304 anyway
+_EXP_ARG = 700.0
+
+
+@family_class()
+@dataclass(frozen=True, repr=False)
+class Tanh(Schedule):
+    """A hyperbolic-tangent phase (Hsueh et al. 2019; timm ``TanhLRScheduler``): with
+    ``x = t / steps`` and ``z = lb (1 - x) + ub x``,
+
+    ``s(t) = end + (start - end) * (1 - tanh(z)) / 2`` for ``t < steps``, then ``end``.
+
+    As in timm the curve is not rescaled: at ``t = 0`` it is ``(1 - tanh(lb)) / 2`` of the
+    way (0.9999983 for ``lb = -7``) and just before ``steps`` ``(1 - tanh(ub)) / 2``
+    (0.0025 for ``ub = 3``), so it drops to ``end`` when the phase ends. ``(1 - tanh(z)) / 2``
+    is computed as ``1 / (1 + exp(2 z))``, the same number without ``1 - tanh``'s
+    cancellation.
+    """
+
+    family: ClassVar[str] = "tanh"
+    start: float = param.lr()
+    end: float = param.lr()
+    steps: Length = param.length()
+    lb: float = param.number(default=-7.0)
+    ub: float = param.number(default=3.0)
+    _length: float = param.cached()
+
+    def _validate(self) -> None:
+        if not self.lb < self.ub:
+            raise ValueError(f"tanh.ub must be > tanh.lb ({self.lb!r}); got {self.ub!r}")
+
+    @property
+    def length(self) -> float:
+        return steps_of(self.steps)
+
+    def _prepare(self) -> None:
+        self._set("_length", steps_of(self.steps))
+
+    def _eval(self, t: Any, xp: Any) -> Any:
+        length = self._length
+        x = xp.minimum(t, length) / length
+        z = self.lb * (1.0 - x) + self.ub * x
+        factor = 1.0 / (1.0 + xp.exp(xp.minimum(2.0 * z, _EXP_ARG)))
+        return xp.where(t >= length, self.end, self.end + (self.start - self.end) * factor)
+
+    def describe(self, at_start: bool = True) -> list[str]:
+        if self.start == self.end:
+            return ["constant"]
+        if self.start < self.end:
+            return ["tanh warmup" if at_start else "tanh rise"]
+        return [f"tanh decay{ratio_words(self.end, self.start)}"]
+
+
+@constructor
+def tanh(start: float, end: float, steps: Length, lb: float = -7.0, ub: float = 3.0) -> Tanh:
+    """``end + (start - end) * (1 - tanh(lb (1 - x) + ub x)) / 2``, ``x = t / steps``: timm's
+    ``TanhLRScheduler`` curve, see :class:`Tanh`."""
+    return Tanh(start, end, steps, lb, ub)
+
+
+# --- inverse time -----------------------------------------------------------------------------
+
+
+@family_class()
+@dataclass(frozen=True, repr=False)
+class InverseTime(Schedule):
+    """``s(t) = lr / (1 + rate * t / every)``; with ``staircase`` the ``t / every`` is
+    ``floor(t / every)`` (Keras ``InverseTimeDecay(lr, decay_steps=every, decay_rate=rate,
+    staircase=...)``; the ``1 / t`` decay of stochastic approximation, Robbins & Monro 1951).
+    Endless.
+    """
+
+    family: ClassVar[str] = "inverse_time"
+    lr: float = param.lr()
+    rate: float = param.number(low=0.0)
+    every: Length = param.length(default=1)
+    staircase: bool = param.flag()
+    _every: float = param.cached()
+
+    def _prepare(self) -> None:
+        self._set("_every", steps_of(self.every))
+
+    def _eval(self, t: Any, xp: Any) -> Any:
+        p = t / self._every
+        if self.staircase:
+            p = xp.floor(p)
+        return self.lr / (1.0 + self.rate * p)
+
+    def describe(self, at_start: bool = True) -> list[str]:
+        return ["inverse time decay" + (" (staircase)" if self.staircase else "")]
+
+
+@constructor
+def inverse_time(lr: float, rate: float, every: Length = 1, staircase: bool = False) -> InverseTime:
+    """``lr / (1 + rate * t / every)`` (``floor(t / every)`` with ``staircase``): Keras
+    ``InverseTimeDecay``, see :class:`InverseTime`."""
+    return InverseTime(lr, rate, every, staircase)

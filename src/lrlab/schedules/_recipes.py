@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from lrlab.units import Budget, Length
+from lrlab.units import BatchRamp, Budget, Length, RampedBudget
 
 from . import _params as param
 from ._base import Schedule, check_schedule, schedule
@@ -19,7 +19,7 @@ from ._composition import Join, Limit, Scale
 from ._params import check_number
 from ._primitives import Constant, Phase, cosine, steps_of
 from ._registry import constructor, family_class
-from ._shapes import SHAPE_ALIASES, SHAPES, shape_words
+from ._shapes import POWER_SHAPES, SHAPE_ALIASES, SHAPES, shape_words
 
 WARMUP_SHAPES = SHAPES
 DECAY_SHAPES = SHAPES
@@ -228,8 +228,9 @@ class WSD(_Lowered):
             if getattr(self, name) > self.peak:
                 raise ValueError(f"wsd.{name} must be <= wsd.peak ({self.peak!r}); "
                                  f"got {getattr(self, name)!r}")
-        if self.shape != "polynomial" and self.power != 1.0:
-            raise ValueError(f"wsd.power is only for shape='polynomial'; got shape={self.shape!r}")
+        if self.shape not in POWER_SHAPES and self.power != 1.0:
+            raise ValueError(f"wsd.power is only for shape='polynomial' or 'one_minus_power'; "
+                             f"got shape={self.shape!r}")
 
     def _lower(self) -> Schedule:
         total = steps_of(self.steps)
@@ -290,7 +291,11 @@ class OneCycle(_Lowered):
     ``convention='torch'`` places the phase ends as torch ``OneCycleLR`` does
     (``pct_start * steps - 1``, ``steps - 1``: the final value is reached at the last
     update); ``'optax'`` as optax's onecycle schedules (``int(pct_start * steps)``,
-    ``steps``). ``anneal`` is ``'cos'`` or ``'linear'``.
+    ``steps``); ``'fastai'`` as fastai's ``fit_one_cycle`` (``combined_cos``: at
+    ``pct_start * steps``, fractional or not, and ``steps``). ``anneal`` is ``'cos'`` or
+    ``'linear'``. fastai's ``div_final`` divides the peak, torch's ``final_div_factor`` the
+    start: fastai's defaults (``div=25, div_final=1e5, pct_start=0.25``) are
+    ``onecycle(peak, steps, pct_start=0.25, div=25, final_div=4000, convention='fastai')``.
     """
 
     family: ClassVar[str] = "onecycle"
@@ -303,7 +308,7 @@ class OneCycle(_Lowered):
     three_phase: bool = param.flag()
     pct_final: float | None = param.number(default=None, low=0.0, high=1.0, low_open=True, high_open=True,
                                      optional=True)
-    convention: str = param.choice(("torch", "optax"), default="torch")
+    convention: str = param.choice(("torch", "optax", "fastai"), default="torch")
 
     def _validate(self) -> None:
         if self.pct_final is not None:
@@ -327,10 +332,15 @@ class OneCycle(_Lowered):
             if self.three_phase:
                 ends.append((self.pct_final or 2 * self.pct_start) * total - 2.0)
             ends.append(total - 1.0)
-        else:
+        elif self.convention == "optax":
             ends = [float(int(self.pct_start * total))]
             if self.three_phase:
                 ends.append(float(int((self.pct_final or 2 * self.pct_start) * total)))
+            ends.append(total)
+        else:  # fastai: the phases meet at pct_start * total, between two steps if need be
+            ends = [self.pct_start * total]
+            if self.three_phase:
+                ends.append((self.pct_final or 2 * self.pct_start) * total)
             ends.append(total)
         levels = [low, self.peak] + ([low] if self.three_phase else []) + [final]
         parts = []
@@ -478,4 +488,11 @@ def scale_batch(schedule: Schedule, factor: float, rule: str = "linear",
             None if budget.tokens_per_step is None else budget.tokens_per_step * factor,
             None if budget.steps_per_epoch is None else budget.steps_per_epoch / factor,
         )
+        if isinstance(budget, RampedBudget) and budget.ramp is not None:
+            # a batch ramp grows with the batch: every stage `factor` times larger
+            ramp = budget.ramp
+            points = tuple((seen, size * factor) for seen, size in ramp.points)
+            new_budget = RampedBudget(new_budget.total_steps, new_budget.tokens_per_step,
+                                      new_budget.steps_per_epoch,
+                                      ramp=BatchRamp(points, ramp.linear, ramp.multiple))
     return Scale(schedule, lr_factor), new_budget

@@ -15,6 +15,7 @@ A phase of length ``L`` from ``a`` to ``b`` at local time ``t`` (``0 <= t <= L``
 | one_minus_sqrt   | 1 - sqrt(x)                   | Hagele et al. 2024, WSD cooldown             |
 | one_minus_square | 1 - x^2                       | Hagele et al. 2024, WSD cooldown             |
 | polynomial       | (1 - x)^p                     | torch ``PolynomialLR``, transformers         |
+| one_minus_power  | 1 - x^p                       | timm ``WSDLRScheduler(decay_fn='power')``    |
 | geometric        | ``a * (b / a)^x``             | exponential interpolation (MiniCPM cooldown) |
 
 Each form is evaluated the way that is exact at the phase's ends: ``1 - x`` as ``(L - t) / L``
@@ -26,7 +27,11 @@ from __future__ import annotations
 
 _TINY = 1e-300  # keeps power()'s log finite at 0; the value there is the phase's end anyway
 
-SHAPES = ("linear", "cosine", "one_minus_sqrt", "one_minus_square", "polynomial", "geometric")
+SHAPES = ("linear", "cosine", "one_minus_sqrt", "one_minus_square", "polynomial", "one_minus_power",
+          "geometric")
+#: the shapes that take a ``power``: ``(1 - x)^p`` and ``1 - x^p``, the polynomial in both
+#: directions of curvature (p = 2: ``(1 - x)^2`` is convex, ``1 - x^2`` concave)
+POWER_SHAPES = ("polynomial", "one_minus_power")
 
 #: other names the shapes go by (transformers' '1-sqrt', Hagele et al.'s 'square', the
 #: issue tracker's 'exponential'); they are accepted and stored under the canonical name
@@ -40,13 +45,14 @@ SHAPE_ALIASES = {
 _WORDS = {
     "linear": "linear", "cosine": "cosine", "one_minus_sqrt": "1-sqrt",
     "one_minus_square": "1-square", "polynomial": "polynomial", "geometric": "exponential",
+    "one_minus_power": "1-power",
 }
 
 
 def shape_words(shape: str, power: float = 1.0) -> str:
     """How people name a shape ("1-sqrt", "polynomial (power 2)")."""
     word = _WORDS.get(shape, shape)
-    if shape == "polynomial" and power != 1.0:
+    if shape in POWER_SHAPES and power != 1.0:
         word += f" (power {power:g})"
     return word
 
@@ -69,6 +75,8 @@ def fall(shape: str, t, length: float, power: float, xp):
         return 1.0 - x * x
     if shape == "polynomial":
         return xp.power(xp.maximum((length - t) / length, _TINY), power)
+    if shape == "one_minus_power":
+        return 1.0 - xp.where(t > 0, xp.power(xp.maximum(t / length, _TINY), power), 0.0)
     raise ValueError(f"shape must be one of {', '.join(SHAPES)}; got {shape!r}")
 
 
@@ -83,6 +91,8 @@ def _rise(shape: str, t, length: float, power: float, xp):
         return 1.0 - r * r
     if shape == "polynomial":
         return xp.where(t > 0, xp.power(xp.maximum(t / length, _TINY), power), 0.0)
+    if shape == "one_minus_power":
+        return 1.0 - xp.power(xp.maximum((length - t) / length, _TINY), power)
     raise ValueError(f"shape must be one of {', '.join(SHAPES)}; got {shape!r}")
 
 
