@@ -42,6 +42,12 @@ CALLS = {
     "wsd": "wsd(3e-4, 10000, warmup=100, cooldown_fraction=0.1)",
     "onecycle": "onecycle(0.1, 1000, pct_start=0.25)",
     "piecewise": "piecewise([0, 100, 1000], [0.0, 1e-3, 1e-4])",
+    "tanh": "tanh(1e-3, 1e-5, 1000, lb=-6.0)",
+    "inverse_time": "inverse_time(0.1, 0.5, every=100, staircase=True)",
+    "restarts": "restarts(cosine(1.0, 0.1, 100), mult=2.0, decay=0.5, times=3)",
+    "warp": "warp(cosine(1.0, 0.0, 100), 2.0)",
+    "extend": "extend(polynomial(1.0, 0.1, 100, power=2.0))",
+    "one_minus_power": "one_minus_power(1e-3, 0.0, 1000, power=2.0)",
 }
 
 
@@ -71,6 +77,7 @@ def test_each_constructor_parses_with_its_python_keywords(name):
     assert again == built and str(again) == str(built)
     assert from_dict(json.loads(json.dumps(built.to_dict()))) == built
     assert built.values(50).tolist() == [built(t) for t in range(50)]
+    assert float(built.values(5000).max()) <= built.upper_bound() < float("inf")
 
 
 def test_every_schedule_class_is_registered_and_reachable_from_the_text_form():

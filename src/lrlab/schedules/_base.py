@@ -265,7 +265,10 @@ class Schedule:
     def upper_bound(self) -> float:
         """A value no step exceeds (finite for every schedule that constructs): the largest of
         the nested schedules' bounds unless the family says otherwise."""
-        return max((child.upper_bound() for child in self.children()), default=0.0)
+        children = self.children()
+        if not children:  # pragma: no cover - each leaf family says its own
+            raise NotImplementedError(f"{type(self).__name__} must define upper_bound()")
+        return max(child.upper_bound() for child in children)
 
     def _bound_parameter(self) -> str:
         """The parameter named when the values would overflow."""

@@ -449,6 +449,9 @@ class Tanh(Schedule):
         factor = 1.0 / (1.0 + xp.exp(xp.minimum(2.0 * z, _EXP_ARG)))
         return xp.where(t >= length, self.end, self.end + (self.start - self.end) * factor)
 
+    def upper_bound(self) -> float:
+        return max(self.start, self.end)
+
     def describe(self, at_start: bool = True) -> list[str]:
         if self.start == self.end:
             return ["constant"]
@@ -491,6 +494,9 @@ class InverseTime(Schedule):
         if self.staircase:
             p = xp.floor(p)
         return self.lr / (1.0 + self.rate * p)
+
+    def upper_bound(self) -> float:
+        return self.lr
 
     def describe(self, at_start: bool = True) -> list[str]:
         return ["inverse time decay" + (" (staircase)" if self.staircase else "")]
