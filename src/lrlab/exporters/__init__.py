@@ -25,7 +25,7 @@ from lrlab.schedules import Schedule, parse
 
 from ._ir import Unsupported
 
-__all__ = ["TARGETS", "export"]
+__all__ = ["TARGETS", "export", "export_info"]
 
 #: target name -> what it is
 TARGETS = {
@@ -70,6 +70,12 @@ def export(schedule: Schedule | str, to: str = "lrlab") -> str:
     Where the framework's own schedulers cannot express the schedule exactly, the snippet
     says why in a comment and uses the closest exact alternative.
     """
+    return export_info(schedule, to)[0]
+
+
+def export_info(schedule: Schedule | str, to: str = "lrlab") -> tuple[str, bool, str | None]:
+    """``(code, native, reason)``: the snippet of :func:`export`, whether it uses the
+    framework's own schedulers, and why not (None when it does)."""
     if isinstance(schedule, str):
         schedule = parse(schedule)
     if not isinstance(schedule, Schedule):
@@ -83,9 +89,9 @@ def export(schedule: Schedule | str, to: str = "lrlab") -> str:
         raise ValueError(f"{where}={text!r} is not in steps: resolve the schedule with a Budget "
                          "(schedule.resolve(lrlab.Budget(...))) before exporting it")
     if to == "lrlab":
-        return _lrlab(schedule)
+        return _lrlab(schedule), True, None
     generate, fallback = _generators()[to]
     try:
-        return generate(schedule)
+        return generate(schedule), True, None
     except Unsupported as why:
-        return fallback(schedule, str(why))
+        return fallback(schedule, str(why)), False, str(why)

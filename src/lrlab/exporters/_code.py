@@ -88,12 +88,13 @@ def imports(stdlib: Iterable[str] = (), modules: Iterable[str] = (),
 
 
 def text_literal(text: str, indent: int = 4) -> str:
-    """A string literal of ``text``, split over several lines in parentheses when long."""
+    """A string literal of ``text`` for the inside of a call's parentheses, split over
+    several lines (implicit concatenation) when long."""
     if len(text) <= 80:
         return repr(text)
     pieces = [text[i:i + 72] for i in range(0, len(text), 72)]
     pad = " " * indent
-    return "(\n" + "".join(f"{pad}{p!r}\n" for p in pieces) + pad[:-4] + ")"
+    return "\n" + "".join(f"{pad}{p!r}\n" for p in pieces) + pad[:-4]
 
 
 def comment(text: str, prefix: str = "# ") -> str:

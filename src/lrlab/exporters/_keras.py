@@ -14,6 +14,7 @@ S = "keras.optimizers.schedules"
 
 JOIN = '''
 
+
 class Join(keras.optimizers.schedules.LearningRateSchedule):
     """Keras schedules in sequence, each in its own local time from its boundary on
     (as optax.join_schedules)."""
@@ -25,7 +26,7 @@ class Join(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step):
         step = keras.ops.cast(step, "float32")
         out = self.pieces[0](step)
-        for boundary, piece in zip(self.boundaries, self.pieces[1:]):
+        for boundary, piece in zip(self.boundaries, self.pieces[1:], strict=True):
             local = keras.ops.maximum(step - boundary, 0.0)
             out = keras.ops.where(step < boundary, out, piece(local))
         return out
@@ -151,6 +152,7 @@ def generate(schedule: Schedule) -> str:
 
 
 FALLBACK = '''
+
 
 class LrlabSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """lrlab's values as a Keras schedule: jax.numpy formulas under the JAX backend (jit-safe),

@@ -76,6 +76,7 @@ def generate(schedule: Schedule) -> str:
 
 FALLBACK = '''
 
+
 class LrlabScheduler(Scheduler):
     """lrlab's values through timm's Scheduler interface (step_update(t) sets update t's LR)."""
 

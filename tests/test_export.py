@@ -1,0 +1,216 @@
+"""lrlab.export: every snippet runs in its framework and gives the schedule's values at
+every step of the horizon plus 20%, and passes ruff."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lrlab
+from lrlab.exporters import TARGETS, export_info
+from lrlab.inspect import horizon
+
+exportpeers = pytest.importorskip("exportpeers")
+
+#: one or more schedules for every family and composition (test_every_family_is_covered)
+SPECS = [
+    "constant(0.1)",
+    "constant(0.1, 50)",
+    "linear(0.0, 1e-3, 100)",
+    "linear(1e-3, 1e-4, 100)",
+    "cosine(1e-3, 1e-4, 100)",
+    "cosine(1e-4, 1e-3, 100)",
+    "one_minus_sqrt(1e-3, 0.0, 100)",
+    "one_minus_square(1e-3, 1e-5, 100)",
+    "polynomial(1e-3, 0.0, 100, power=2)",
+    "polynomial(1e-3, 1e-5, 100, power=0.5)",
+    "geometric(1e-3, 1e-5, 100)",
+    "exponential(1e-2, 0.97)",
+    "exponential(1e-2, 0.5, every=50, floor=1e-4)",
+    "step(1e-2, 0.5, 40)",
+    "multistep(0.1, [30, 60, 80], gamma=0.1)",
+    "multistep(3e-4, [80, 90], factors=[0.316, 0.1])",
+    "inverse_sqrt(1e-3, 100)",
+    "cyclic(1e-4, 1e-3, 20, 30)",
+    "cyclic(1e-4, 1e-3, 20, mode='triangular2')",
+    "sgdr(1e-3, 50, mult=2.0, floor=1e-5)",
+    "sgdr(1e-3, 40, cycles=3)",
+    "sgdr(1e-3, 30, decay=0.5, cycles=4, floor=1e-5)",
+    "onecycle(1e-2, 200)",
+    "onecycle(1e-2, 200, anneal='linear', three_phase=True, convention='optax')",
+    "onecycle(1e-2, 200, convention='optax')",
+    "warmup(20, cosine(6e-4, 6e-5, 180))",
+    "warmup(20, cosine(6e-4, 0.0, 180))",
+    "warmup(10, cosine(6e-4, 6e-5, 90), start_factor=0.09090909090909091)",
+    "warmup(10, cosine(6e-4, 6e-5, 90), start_factor=0.1, ramp=9)",
+    "warmup(20, linear(1e-3, 0.0, 180))",
+    "warmup(20, constant(1e-3))",
+    "warmup(50, inverse_sqrt(1e-3, 50))",
+    "warmup(20, polynomial(1e-3, 1e-5, 180, power=2.0))",
+    "warmup(20, sgdr(1e-3, 60, cycles=3))",
+    "warmup(20, step(1e-3, 0.5, 50))",
+    "warmup(20, multistep(1e-3, [100, 150], gamma=0.1))",
+    "wsd(1e-3, 200, warmup=20)",
+    "wsd(1e-3, 200, warmup=20, shape='cosine', floor=1e-4, start=1e-4)",
+    "wsd(1e-3, 200, warmup=20, shape='linear')",
+    "wsd(1e-3, 105, warmup=10, cooldown_fraction=0.15)",
+    "piecewise([0, 50, 100], [0.0, 1e-3, 1e-4])",
+    "join(constant(1e-3, 50), cosine(1e-3, 0.0, 100))",
+    "join(linear(0.0, 1e-3, 20), constant(1e-3, 100), geometric(1e-3, 1e-5, 80))",
+    "scale(warmup(20, cosine(1.0, 0.1, 180)), 3e-4)",
+    "product(cosine(1e-3, 0.0, 100), linear(1.0, 0.5, 100))",
+    "clamp(exponential(1e-2, 0.95), low=1e-4)",
+    "limit(exponential(1e-2, 0.97), 100)",
+    "limit(cosine(1e-3, 0.0, 200), 100)",
+    "untuned_warmup(cosine(1e-3, 0.0, 300))",
+]
+
+FLOAT32 = {"optax", "keras"}
+EPS64, EPS32 = 2.0**-52, 2.0**-23
+
+
+def _ids(spec: str) -> str:
+    return spec[:48]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _frameworks():
+    exportpeers.import_timm_scheduler()
+
+
+def _check(spec: str, to: str) -> None:
+    schedule = lrlab.parse(spec)
+    n = math.ceil(horizon(schedule) * 1.2) + 1
+    code, native, reason = export_info(schedule, to)
+    assert native == (reason is None)
+    got = exportpeers.RUNNERS[to](exportpeers.exec_snippet(code), n).reshape(n, -1)
+    expected = schedule.values(n)[:, None]
+    peak = float(np.max(expected)) or 1.0
+    if to in FLOAT32:
+        # float32 arithmetic of the framework's own formula: a few ulps of the value, or of
+        # the peak where a phase end cancels; a long power (gamma^t, float32 gamma) more
+        rtol, atol = 64 * EPS32, 16 * EPS32 * peak
+        if "exponential(1e-2, 0.97)" in spec:
+            rtol = 4e-5  # 0.97 rounded to float32 (3e-9 rel), raised to t ~ 1300
+    else:
+        # float64; torch's recursive schedulers (CosineAnnealingLR, LinearLR, ...) carry a
+        # few ulps per step
+        rtol, atol = 1e-12, 8 * EPS64 * peak
+    np.testing.assert_allclose(got, np.broadcast_to(expected, got.shape), rtol=rtol, atol=atol,
+                               err_msg=f"{to} snippet for {spec}:\n{code}")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_ids)
+@pytest.mark.parametrize("to", ["torch", "transformers", "timm", "lrlab"])
+def test_snippet_gives_the_schedule_values(spec, to):
+    _check(spec, to)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", SPECS, ids=_ids)
+@pytest.mark.parametrize("to", sorted(FLOAT32))
+def test_float32_snippet_gives_the_schedule_values(spec, to):
+    _check(spec, to)
+
+
+def test_every_family_is_covered():
+    seen = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            seen.add(node.get("family"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for spec in SPECS:
+        walk(lrlab.parse(spec).to_dict())
+    seen.add("step")  # written as step(...), stored as exponential(staircase=True)
+    assert set(lrlab.FAMILIES) <= seen, set(lrlab.FAMILIES) - seen
+
+
+def test_snippets_pass_ruff(tmp_path):
+    for i, spec in enumerate(SPECS):
+        for to in TARGETS:
+            (tmp_path / f"s{i:02d}_{to}.py").write_text(lrlab.export(lrlab.parse(spec), to=to))
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--line-length", "110",
+         "--select", "E,F,W,I,B,UP,RUF", "--target-version", "py310", "."],
+        cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("spec", "to", "uses"),
+    [
+        ("warmup(20, cosine(6e-4, 6e-5, 180))", "torch", ["LinearLR", "CosineAnnealingLR", "SequentialLR"]),
+        ("step(1e-2, 0.5, 40)", "torch", ["StepLR"]),
+        ("onecycle(1e-2, 200)", "torch", ["OneCycleLR"]),
+        ("sgdr(1e-3, 50, mult=2.0, floor=1e-5)", "torch", ["CosineAnnealingWarmRestarts"]),
+        ("wsd(1e-3, 200, warmup=20)", "transformers", ["get_wsd_schedule", "'1-sqrt'"]),
+        ("warmup(20, linear(1e-3, 0.0, 180))", "transformers", ["get_linear_schedule_with_warmup"]),
+        ("warmup(50, inverse_sqrt(1e-3, 50))", "transformers", ["get_inverse_sqrt_schedule"]),
+        ("warmup(20, cosine(6e-4, 6e-5, 180))", "optax", ["optax.warmup_cosine_decay_schedule"]),
+        ("onecycle(1e-2, 200, convention='optax')", "optax", ["optax.cosine_onecycle_schedule"]),
+        ("piecewise([0, 50, 100], [0.0, 1e-3, 1e-4])", "optax", ["optax.join_schedules"]),
+        ("warmup(20, cosine(6e-4, 6e-5, 180))", "keras", ["CosineDecay(", "warmup_target=0.0006"]),
+        ("multistep(0.1, [30, 60, 80], gamma=0.1)", "keras", ["PiecewiseConstantDecay([29, 59, 79]"]),
+        ("warmup(20, cosine(6e-4, 6e-5, 180))", "timm", ["CosineLRScheduler", "warmup_t=20"]),
+        ("multistep(0.1, [30, 60, 80], gamma=0.1)", "timm", ["MultiStepLRScheduler", "[31, 61, 81]"]),
+    ],
+)
+def test_the_frameworks_own_schedulers_are_used_where_exact(spec, to, uses):
+    code, native, reason = export_info(spec, to)
+    assert native and reason is None
+    assert "import lrlab" not in code
+    for text in uses:
+        assert text in code
+
+
+@pytest.mark.parametrize(
+    ("spec", "to", "why"),
+    [
+        ("inverse_sqrt(1e-3, 100)", "torch", "inverse square root"),
+        ("one_minus_sqrt(1e-3, 0.0, 100)", "optax", "one_minus_sqrt"),
+        ("cyclic(1e-4, 1e-3, 20, 30)", "keras", "cyclic"),
+        ("product(cosine(1e-3, 0.0, 100), linear(1.0, 0.5, 100))", "timm", "product"),
+    ],
+)
+def test_it_says_plainly_when_the_framework_cannot(spec, to, why):
+    code, native, reason = export_info(spec, to)
+    assert not native and why in reason
+    assert "cannot express this schedule exactly" in code and why in code
+    assert "import lrlab" in code
+
+
+def test_unresolved_and_bad_arguments():
+    with pytest.raises(ValueError, match="to must be one of"):
+        lrlab.export(lrlab.parse("cosine(1.0, 0.0, 10)"), to="jax")
+    with pytest.raises(ValueError, match="resolve"):
+        lrlab.export(lrlab.parse("cosine(1.0, 0.0, '50%')"), to="torch")
+    with pytest.raises(ValueError, match="Schedule"):
+        lrlab.export(42, to="torch")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        lrlab.export("cosine(1.0", to="torch")
+
+
+def test_export_takes_text_and_the_lrlab_snippet_round_trips():
+    code = lrlab.export("warmup(715, cosine(6e-4, 6e-5, 18358))", to="lrlab")
+    namespace = exportpeers.exec_snippet(code)
+    assert namespace["schedule"] == lrlab.parse("warmup(715, cosine(6e-4, 6e-5, 18358))")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["build-nanogpt-124m", "gpt3-125m"])
+@pytest.mark.parametrize("to", ["torch", "transformers"])
+def test_presets(name, to):
+    schedule = lrlab.preset(name)
+    n = math.ceil(horizon(schedule) * 1.2) + 1
+    got = exportpeers.RUNNERS[to](exportpeers.exec_snippet(lrlab.export(schedule, to=to)), n)
+    np.testing.assert_allclose(got[:, 0], schedule.values(n), rtol=1e-12, atol=8 * EPS64 * 6e-4)
