@@ -149,8 +149,9 @@ def test_snippets_pass_ruff(tmp_path):
 @pytest.mark.parametrize(
     ("spec", "to", "uses"),
     [
-        ("warmup(20, cosine(6e-4, 6e-5, 180))", "torch", ["LinearLR", "CosineAnnealingLR", "SequentialLR"]),
+        ("warmup(20, cosine(6e-4, 6e-5, 180))", "torch", ["LambdaLR", "CosineAnnealingLR", "SequentialLR"]),
         ("step(1e-2, 0.5, 40)", "torch", ["StepLR"]),
+        ("warmup(10, cosine(6e-4, 6e-5, 90), start_factor=0.1)", "torch", ["LinearLR(optimizer, start_factor=0.1"]),
         ("onecycle(1e-2, 200)", "torch", ["OneCycleLR"]),
         ("sgdr(1e-3, 50, mult=2.0, floor=1e-5)", "torch", ["CosineAnnealingWarmRestarts"]),
         ("wsd(1e-3, 200, warmup=20)", "transformers", ["get_wsd_schedule", "'1-sqrt'"]),
@@ -160,7 +161,7 @@ def test_snippets_pass_ruff(tmp_path):
         ("onecycle(1e-2, 200, convention='optax')", "optax", ["optax.cosine_onecycle_schedule"]),
         ("piecewise([0, 50, 100], [0.0, 1e-3, 1e-4])", "optax", ["optax.join_schedules"]),
         ("warmup(20, cosine(6e-4, 6e-5, 180))", "keras", ["CosineDecay(", "warmup_target=0.0006"]),
-        ("multistep(0.1, [30, 60, 80], gamma=0.1)", "keras", ["PiecewiseConstantDecay([29, 59, 79]"]),
+        ("multistep(0.1, [30, 60, 80], gamma=0.1)", "keras", ["PiecewiseConstantDecay(", "[29, 59, 79]"]),
         ("warmup(20, cosine(6e-4, 6e-5, 180))", "timm", ["CosineLRScheduler", "warmup_t=20"]),
         ("multistep(0.1, [30, 60, 80], gamma=0.1)", "timm", ["MultiStepLRScheduler", "[31, 61, 81]"]),
     ],
