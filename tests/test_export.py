@@ -151,7 +151,8 @@ def test_snippets_pass_ruff(tmp_path):
     [
         ("warmup(20, cosine(6e-4, 6e-5, 180))", "torch", ["LambdaLR", "CosineAnnealingLR", "SequentialLR"]),
         ("step(1e-2, 0.5, 40)", "torch", ["StepLR"]),
-        ("warmup(10, cosine(6e-4, 6e-5, 90), start_factor=0.1)", "torch", ["LinearLR(optimizer, start_factor=0.1"]),
+        ("warmup(10, cosine(6e-4, 6e-5, 90), start_factor=0.1)", "torch",
+         ["LinearLR(optimizer, start_factor=0.1"]),
         ("onecycle(1e-2, 200)", "torch", ["OneCycleLR"]),
         ("sgdr(1e-3, 50, mult=2.0, floor=1e-5)", "torch", ["CosineAnnealingWarmRestarts"]),
         ("wsd(1e-3, 200, warmup=20)", "transformers", ["get_wsd_schedule", "'1-sqrt'"]),

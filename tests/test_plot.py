@@ -87,7 +87,7 @@ def test_sample_steps_keeps_the_steps_beside_each_drop():
 
 
 def test_lesson_figure_has_the_five_classic_shapes():
-    lines, ax = _lines(lesson_figure())
+    lines, _ax = _lines(lesson_figure())
     assert [line.get_label() for line in lines] == list(LESSON)
     assert list(LESSON) == ["constant", "step", "cosine", "warmup + cosine", "WSD"]
     peaks = {line.get_label(): max(line.get_ydata()) for line in lines}

@@ -180,7 +180,8 @@ def _export(args: argparse.Namespace) -> int:
         try:
             path.write_text(code)
         except OSError as error:
-            raise ValueError(f"--output {args.output!r} cannot be written: {error.strerror or error}") from None
+            why = error.strerror or error
+            raise ValueError(f"--output {args.output!r} cannot be written: {why}") from None
     if args.json:
         _out(json.dumps({"target": args.to, "schedule": str(schedule), "native": native,
                          "reason": reason, "code": code}, indent=2))

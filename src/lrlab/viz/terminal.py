@@ -260,7 +260,9 @@ def plot(schedule: Schedule, width: int = 72, height: int = 12, *, start: int = 
             tick_row[at:at + len(text)] = list(text)
             free = at + len(text) + 1
     tick_text = "".join(tick_row).rstrip()
-    if x_unit and len(tick_text) + len(x_unit) + 1 <= cols:
+    if x_unit and len(x_unit) + 1 <= cols:
+        while tick_text and len(tick_text) + len(x_unit) + 1 > cols:
+            tick_text = tick_text[: tick_text.rstrip().rfind(" ") + 1].rstrip()  # drop the last label
         tick_text = tick_text.ljust(cols - len(x_unit)) + x_unit
     lines.append(f"{'':>{margin}} {corner}{''.join(axis_row)}")
     lines.append(f"{'':>{margin}}  {tick_text}".rstrip())
