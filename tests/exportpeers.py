@@ -15,12 +15,12 @@ os.environ.setdefault("KERAS_BACKEND", "numpy")
 
 
 def import_timm_scheduler():
-    """``timm.scheduler``. timm's package __init__ imports torchvision, which fails to load
-    where torchvision was built for another torch (a CUDA wheel beside a CPU torch); the
-    scheduler subpackage needs only torch, so it is loaded on its own then."""
+    """``timm.scheduler``. timm's package __init__ imports torchvision, which may be missing
+    or fail to load (a CUDA torchvision wheel beside a CPU torch); the scheduler subpackage
+    needs only torch, so it is then loaded without running timm's __init__."""
     try:
         return importlib.import_module("timm.scheduler")
-    except RuntimeError:
+    except (RuntimeError, ImportError):
         for name in [n for n in sys.modules if n == "timm" or n.startswith("timm.")]:
             del sys.modules[name]
         spec = importlib.util.find_spec("timm")

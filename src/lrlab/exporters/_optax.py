@@ -92,7 +92,7 @@ def _pieces(segs: list[Seg]) -> list[tuple[str, float | None]]:
                 and nxt.p["shape"] == "cosine" and nxt.p["start"] == seg.p["end"] > 0
                 and seg.p["start"] < seg.p["end"] and not seg.p.get("cut") and is_whole(seg.length)):
             # warmup then cosine: optax's own warmup_cosine_decay_schedule (decay_steps includes the warmup)
-            w, d = seg.length, nxt.p["steps"]
+            w, d = float(seg.length), nxt.p["steps"]  # type: ignore[arg-type]
             code = (f"optax.warmup_cosine_decay_schedule({num(seg.p['start'])}, {num(nxt.p['start'])}, "
                     f"{steps(w)}, {steps(w + d)}, end_value={num(nxt.p['end'])})")  # type: ignore[operator]
             length = None if nxt.length is None else w + nxt.length  # type: ignore[operator]

@@ -3,6 +3,8 @@ factors of the groups' LR), recognised from the schedule's segments."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from lrlab.schedules import Schedule
 
 from . import _torch
@@ -42,13 +44,13 @@ def _match(real: list[Seg], peak: float) -> tuple[str, str | None, float | None]
                 return (f"get_polynomial_decay_schedule_with_warmup(optimizer, {warm}, {total}, "
                         f"lr_end={num(p['end'])}, power={num(p['power'])})", None, None)
         if _is_phase(seg, ("cosine",)) and p["start"] == peak and p["end"] <= peak:
-            total = warm + seg.length  # type: ignore[operator]
+            end = float(warm + seg.length)  # type: ignore[operator]
             note = ("transformers' cosine rises again after num_training_steps; "
                     "SequentialLR holds the final LR from there, as lrlab does.")
             if p["end"] == 0.0:
-                return f"get_cosine_schedule_with_warmup(optimizer, {warm}, {steps(total)})", note, total
-            return (f"get_cosine_with_min_lr_schedule_with_warmup(optimizer, {warm}, {steps(total)}, "
-                    f"min_lr_rate={num(p['end'] / peak)})", note, total)
+                return f"get_cosine_schedule_with_warmup(optimizer, {warm}, {steps(end)})", note, end
+            return (f"get_cosine_with_min_lr_schedule_with_warmup(optimizer, {warm}, {steps(end)}, "
+                    f"min_lr_rate={num(p['end'] / peak)})", note, end)
         if (seg.kind == "sgdr" and p["peak"] == peak and p["mult"] == 1.0 and p["floor"] == 0.0
                 and p["decay"] == 1.0 and p["cycles"] is not None
                 and is_whole(warm + p["cycles"] * p["period"])):
@@ -101,7 +103,7 @@ def generate(schedule: Schedule) -> str:
             f'    optimizer.defaults["lr"] = {num(peak)}',
             "    for group in optimizer.param_groups:",
             f'        group["lr"] = group["initial_lr"] = {num(peak)}']
-    names = {"transformers": [function]}
+    names: dict[str, Iterable[str]] = {"transformers": [function]}
     if hold_at is None:
         body += statement(4, f"return {call}")
     else:

@@ -182,7 +182,7 @@ def plot(schedule: Schedule, width: int = 72, height: int = 12, *, start: int = 
     if height >= 5:
         # a round value near the middle, on the row whose dots span it
         middle = _round_value(from_axis((lo + hi) / 2.0))
-        row = height - 1 - int((to_axis(np.float64(middle)) - lo) / (hi - lo) * (rows - 1) + 0.5) // dots_y
+        row = height - 1 - int((float(to_axis(np.asarray(middle))) - lo) / (hi - lo) * (rows - 1) + 0.5) // dots_y
         if 0 < row < height - 1:
             labelled[row] = _label(middle)
     margin = max(len(text) for text in labelled.values())
@@ -250,10 +250,10 @@ def plot(schedule: Schedule, width: int = 72, height: int = 12, *, start: int = 
             k += 1
     for tick, text in ticks:
         if count >= pixels:
-            px = ((tick - start) * pixels) // count
+            px = int(((tick - start) * pixels) // count)
         else:
             px = round((tick - start) * (pixels - 1) / (end - start))
-        c = min(cols - 1, int(px) // dots_x)
+        c = min(cols - 1, px // dots_x)
         axis_row[c] = h_tick
         at = min(c, cols - len(text))
         if at >= free:
