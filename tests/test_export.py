@@ -223,3 +223,62 @@ def test_presets(name, to):
     n = math.ceil(horizon(schedule) * 1.2) + 1
     got = exportpeers.RUNNERS[to](exportpeers.exec_snippet(lrlab.export(schedule, to=to)), n)
     np.testing.assert_allclose(got[:, 0], schedule.values(n), rtol=1e-12, atol=8 * EPS64 * 6e-4)
+
+
+# --- random compositions ------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+LEVELS = st.sampled_from([0.0, 1e-4, 5e-4, 1e-3])
+PEAKS = st.sampled_from([5e-4, 1e-3])
+LENGTHS = st.one_of(st.integers(1, 40), st.just(12.5))
+
+
+@st.composite
+def finite_parts(draw):
+    kind = draw(st.sampled_from(
+        ["constant", "linear", "cosine", "polynomial", "one_minus_sqrt", "multistep"]))
+    n = draw(LENGTHS)
+    if kind == "constant":
+        return f"constant({draw(LEVELS)}, {n})"
+    if kind == "multistep":
+        first = draw(st.integers(1, 20))
+        return f"multistep({draw(PEAKS)}, [{first}, {first + draw(st.integers(1, 20))}], gamma=0.5)"
+    a, b = draw(PEAKS), draw(LEVELS)
+    if draw(st.booleans()):
+        a, b = b, a
+    power = ", power=2.0" if kind == "polynomial" else ""
+    return f"{kind}({a}, {b}, {n}{power})"
+
+
+@st.composite
+def endless_parts(draw):
+    peak = draw(PEAKS)
+    return draw(st.sampled_from([
+        f"constant({peak})", f"exponential({peak}, 0.9)", f"step({peak}, 0.5, 7)",
+        f"sgdr({peak}, 9, mult=2.0)", f"inverse_sqrt({peak}, 10)",
+    ]))
+
+
+@st.composite
+def compositions(draw):
+    parts = draw(st.lists(finite_parts(), min_size=1, max_size=3))
+    if draw(st.booleans()):
+        parts.append(draw(endless_parts()))
+    text = parts[0] if len(parts) == 1 else f"join({', '.join(parts)})"
+    wrap = draw(st.sampled_from(["", "warmup", "scale", "limit"]))
+    if wrap == "warmup":
+        text = f"warmup({draw(st.integers(1, 20))}, {text})"
+    elif wrap == "scale":
+        text = f"scale({text}, {draw(st.sampled_from([0.5, 3.0]))})"
+    elif wrap == "limit":
+        text = f"limit({text}, {draw(st.integers(1, 80))})"
+    return text
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(compositions(), st.sampled_from(["torch", "transformers", "timm"]))
+def test_random_compositions_export_exactly(spec, to):
+    _check(spec, to)
