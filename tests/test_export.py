@@ -282,3 +282,15 @@ def compositions(draw):
 @given(compositions(), st.sampled_from(["torch", "transformers", "timm"]))
 def test_random_compositions_export_exactly(spec, to):
     _check(spec, to)
+
+
+def test_huge_schedules_export_in_bounded_work():
+    import time
+
+    begin = time.perf_counter()
+    for spec in ("sgdr(1.0, 10, cycles=1000000)", "warmup(1000, cosine(1.0, 0.0, 999999999000))"):
+        for to in TARGETS:
+            code = lrlab.export(spec, to=to)
+            assert len(code) < 5000
+    assert time.perf_counter() - begin < 20
+    assert "cycle_limit=1000000" in lrlab.export("sgdr(1.0, 10, cycles=1000000)", to="timm")

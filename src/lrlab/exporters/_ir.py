@@ -34,7 +34,11 @@ from typing import Any
 
 from lrlab.schedules import FAMILIES, SHAPES, Schedule, from_dict
 
-__all__ = ["Seg", "Unsupported", "params", "segments"]
+__all__ = ["MAX_SEGMENTS", "Seg", "Unsupported", "params", "segments"]
+
+#: segments written out at most: beyond, a snippet would be thousands of lines (the
+#: generators then fall back to lrlab's own evaluation, whose size is the text form's)
+MAX_SEGMENTS = 256
 
 
 class Unsupported(Exception):
@@ -95,7 +99,7 @@ def params(node: dict[str, Any]) -> dict[str, Any]:
         raise Unsupported(f"the family {name!r}")
     try:
         bound = inspect.signature(maker).bind_partial(**rest)
-    except TypeError as error:  # a family whose dict form differs from its constructor
+    except (TypeError, ValueError) as error:  # a family whose dict form differs from its constructor
         raise Unsupported(f"the family {name!r} ({error})") from None
     bound.apply_defaults()
     return dict(bound.arguments)
@@ -155,7 +159,8 @@ def _walk(node: dict[str, Any]) -> list[Seg]:
         return [Seg("cyclic", dict(p), None)]
     if name == "sgdr":
         schedule = from_dict(node)
-        starts = list(schedule.boundaries()) if p["cycles"] is not None else None
+        finite = p["cycles"] is not None and p["cycles"] <= MAX_SEGMENTS  # bounded work
+        starts = list(schedule.boundaries()) if finite else None
         return [Seg("sgdr", {**p, "starts": starts}, schedule.length)]
     if name == "onecycle":
         schedule = from_dict(node)
@@ -229,6 +234,8 @@ def expand(seg: Seg) -> list[Seg]:
     """``seg`` as simpler segments (phases and constants) where it can be: a multistep as
     constants, a 1cycle as its phases, a finite SGDR as its cosine cycles. Others as is."""
     parts = _expand(seg)
+    if len(parts) > MAX_SEGMENTS:
+        raise Unsupported(f"more than {MAX_SEGMENTS} phases to write out")
     if parts != [seg] and seg.p.get("cut"):
         return _cut(parts, float(seg.length))  # type: ignore[arg-type]
     return parts
@@ -262,6 +269,8 @@ def _expand(seg: Seg) -> list[Seg]:
 def segments(schedule: Schedule) -> list[Seg]:
     """The segments of a resolved ``schedule``; a finite one ends with a constant hold."""
     segs = _walk(schedule.to_dict())
+    if len(segs) > MAX_SEGMENTS:
+        raise Unsupported(f"more than {MAX_SEGMENTS} phases to write out")
     if _total(segs) is not None:
         segs.append(Seg("constant", {"value": schedule.final_value, "hold": True}, None))
     return segs

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lrlab.inspect import horizon, summary
+from lrlab.inspect import horizon
 from lrlab.schedules import Schedule, parse
 from lrlab.units import Budget
 
@@ -167,18 +167,22 @@ def plot(*schedules: Schedule | str, labels: Sequence[str] | None = None, title:
 
 def _annotate(ax: Axes, schedule: Schedule, steps: np.ndarray, values: np.ndarray, per_step: float,
               color: str, end: int) -> None:
-    """A dot and a label at the peak, and at the final value where the schedule ends."""
-    info = summary(schedule)
-    at = math.ceil(info.warmup_steps)
-    if at <= end and values.size:
-        peak = schedule(at)
+    """A dot and a label at the peak (the first drawn step with the largest LR: the
+    samples include every step beside a phase boundary, where peaks are), and a square at
+    the final value where the schedule ends inside the window."""
+    finite = np.isfinite(values)
+    if finite.any():
+        i = int(np.argmax(np.where(finite, values, -np.inf)))
+        at, peak = float(steps[i]), float(values[i])
         ax.plot([at * per_step], [peak], "o", color=color, markersize=4)
         ax.annotate(f"peak {peak:.3g}", (at * per_step, peak), textcoords="offset points", xytext=(4, 4),
                     fontsize="x-small", color=color)
-    if info.length is not None and info.final is not None and info.length <= end:
-        ax.plot([info.length * per_step], [info.final], "s", color=color, markersize=4)
-        ax.annotate(f"final {info.final:.3g}", (info.length * per_step, info.final),
-                    textcoords="offset points", xytext=(-4, 6), ha="right", fontsize="x-small", color=color)
+    length = schedule.length
+    if length is not None and length <= end:
+        final = schedule.final_value
+        ax.plot([length * per_step], [final], "s", color=color, markersize=4)
+        ax.annotate(f"final {final:.3g}", (length * per_step, final), textcoords="offset points",
+                    xytext=(-4, 6), ha="right", fontsize="x-small", color=color)
 
 
 def lesson_figure(log: bool = False) -> Figure:

@@ -78,8 +78,8 @@ def _sample_steps(schedule: Schedule, start: int, end: int) -> np.ndarray:
     if count <= _DENSE_LIMIT:
         return np.arange(start, end + 1, dtype=np.int64)
     grid = np.round(np.linspace(start, end, _DENSE_LIMIT)).astype(np.int64)
-    marks = [m for b in schedule.boundaries() for m in (math.floor(b), math.ceil(b))
-             if start <= m <= end]
+    inside = [b for b in schedule.boundaries() if start <= b <= end][:_DENSE_LIMIT]  # bounded
+    marks = [m for b in inside for m in (math.floor(b), math.ceil(b)) if start <= m <= end]
     merged = np.sort(np.concatenate([grid, np.asarray(marks, dtype=np.int64)]))
     return merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
 
@@ -182,7 +182,8 @@ def plot(schedule: Schedule, width: int = 72, height: int = 12, *, start: int = 
     if height >= 5:
         # a round value near the middle, on the row whose dots span it
         middle = _round_value(from_axis((lo + hi) / 2.0))
-        row = height - 1 - int((float(to_axis(np.asarray(middle))) - lo) / (hi - lo) * (rows - 1) + 0.5) // dots_y
+        where = (float(to_axis(np.asarray(middle))) - lo) / (hi - lo)
+        row = height - 1 - int(where * (rows - 1) + 0.5) // dots_y
         if 0 < row < height - 1:
             labelled[row] = _label(middle)
     margin = max(len(text) for text in labelled.values())
