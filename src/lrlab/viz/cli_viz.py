@@ -66,7 +66,8 @@ def add_commands(commands: Any) -> None:
     plot.add_argument("--x", choices=("steps", "tokens", "epochs"), default="steps",
                       help="x axis unit (tokens and epochs need a budget: a preset's or the flags)")
     plot.add_argument("--label", action="append", metavar="TEXT",
-                      help="legend label, one per schedule, in order (default: the text forms)")
+                      help="legend label, one per schedule, in order (default: preset names and "
+                      "text forms)")
     plot.add_argument("--title", help="the figure's title")
     plot.add_argument("--end", type=_step_arg, metavar="STEP", help="last step drawn (default: the end)")
     plot.add_argument("--dpi", type=int, default=150, help="resolution of a PNG (default 150)")
@@ -139,6 +140,9 @@ def _plot(args: argparse.Namespace) -> int:
     path = _check_output(args.output, FORMATS)
     loaded = _load_all(texts, args)
     schedules = [resolved for _, resolved, _, _ in loaded]
+    if labels is None and len(loaded) > 1:
+        # a preset by its name, a spec as written (units kept: '375M tokens', not 715.26)
+        labels = [preset.name if preset is not None else str(written) for written, _, preset, _ in loaded]
     budgets = [b for _, _, _, b in loaded if b is not None]
     budget = budgets[0] if budgets else None
     if args.x != "steps":
