@@ -294,3 +294,39 @@ def test_huge_schedules_export_in_bounded_work():
             assert len(code) < 5000
     assert time.perf_counter() - begin < 20
     assert "cycle_limit=1000000" in lrlab.export("sgdr(1.0, 10, cycles=1000000)", to="timm")
+
+
+KERAS_JAX = """
+import os, sys
+os.environ["KERAS_BACKEND"] = "jax"
+import numpy as np, jax, keras, lrlab
+for spec in sys.argv[1:]:
+    s = lrlab.parse(spec)
+    ns = {}
+    exec(lrlab.export(s, to="keras"), ns)
+    opt = keras.optimizers.SGD(learning_rate=ns["schedule"])
+    v = keras.Variable(np.zeros(2, "float32"))
+    lrs = []
+    for _ in range(40):
+        lrs.append(float(opt.learning_rate))
+        opt.apply([np.ones(2, "float32")], [v])
+    err = np.max(np.abs(np.array(lrs) - s.values(40))) / s.values(40).max()
+    assert err < 1e-6, (spec, err)
+print("ok")
+"""
+
+
+@pytest.mark.slow
+def test_keras_snippets_train_under_the_jax_backend():
+    """A native Join, a native schedule and the lrlab fallback, in a Keras optimizer (jitted
+    by Keras) under KERAS_BACKEND=jax, in a fresh process (the backend is chosen at import)."""
+    pytest.importorskip("keras")
+    pytest.importorskip("jax")
+    specs = ["join(linear(0.0, 1e-3, 20), constant(1e-3, 10), geometric(1e-3, 1e-5, 8))",
+             "multistep(0.1, [3, 6, 8], gamma=0.1)", "wsd(1e-3, 30, warmup=5)"]
+    import os
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", KERAS_JAX, *specs], capture_output=True, text=True,
+                         env=env, check=False, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
