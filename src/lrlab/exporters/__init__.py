@@ -98,5 +98,5 @@ def export_info(schedule: Schedule | str, to: str = "lrlab") -> tuple[str, bool,
     except (TypeError, ValueError, KeyError, ArithmeticError) as error:
         # a structure the generator does not know (a core feature newer than it): the
         # exact alternative is always right
-        why = f"lrlab has no translation for this structure yet ({type(error).__name__}: {error})"
-        return fallback(schedule, why), False, why
+        reason = f"lrlab has no translation for this structure yet ({type(error).__name__}: {error})"
+        return fallback(schedule, reason), False, reason
