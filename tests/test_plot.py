@@ -180,3 +180,19 @@ def test_cli_export(tmp_path, capsys):
     out = tmp_path / "snippet.py"
     assert main(["export", "gpt3-125m", "--to", "lrlab", "-o", str(out)]) == 0
     assert "lrlab.parse(" in out.read_text()
+
+
+def test_schedules_with_their_own_budgets_share_a_token_axis(tmp_path):
+    small = lrlab.Budget(total_steps=1000, tokens_per_step=1000)
+    big = lrlab.Budget(total_steps=250, tokens_per_step=4000)  # 4x the batch: 4x fewer steps
+    s = "warmup('10%', cosine(1e-3, 0.0, '90%'))"
+    lines, ax = _lines(plot(s, s, x="tokens", budget=[small, big]))
+    assert lines[0].get_xdata()[-1] == lines[1].get_xdata()[-1] == 1_000_000
+    # the same token count gives the same LR on both lines: the peak at 100K tokens
+    for line in lines:
+        x, y = line.get_data()
+        assert y[np.searchsorted(x, 100_000)] == 1e-3
+    assert ax.get_xlim()[1] == 1_000_000
+    with pytest.raises(ValueError, match="one per schedule"):
+        plot(s, s, budget=[small])
+    assert main(["plot", "gpt3-125m", "build-nanogpt-124m", "--x", "tokens", "-o", str(tmp_path / "t.png")]) == 0

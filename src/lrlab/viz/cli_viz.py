@@ -143,13 +143,14 @@ def _plot(args: argparse.Namespace) -> int:
     if labels is None and len(loaded) > 1:
         # a preset by its name, a spec as written (units kept: '375M tokens', not 715.26)
         labels = [preset.name if preset is not None else str(written) for written, _, preset, _ in loaded]
-    budgets = [b for _, _, _, b in loaded if b is not None]
-    budget = budgets[0] if budgets else None
+    budgets = [b for _, _, _, b in loaded]  # each schedule on the axis with its own budget
     if args.x != "steps":
         field, flag = (("tokens_per_step", "--tokens-per-step") if args.x == "tokens"
                        else ("steps_per_epoch", "--steps-per-epoch"))
-        if budget is None or getattr(budget, field) is None:
-            raise ValueError(f"--x {args.x} needs {flag} (or a preset, which brings its budget)")
+        for text, b in zip(texts, budgets):
+            if b is None or getattr(b, field) is None:
+                raise ValueError(f"--x {args.x} needs {flag} for {text!r} (or a preset, which brings "
+                                 "its budget)")
     title = args.title
     if title is None and args.lesson:
         title = "Five classic schedules, one budget (10k steps) and one peak LR"
@@ -159,7 +160,7 @@ def _plot(args: argparse.Namespace) -> int:
         import matplotlib  # noqa: F401
     except ImportError:
         raise ValueError("lrlab plot needs matplotlib: pip install 'lrlab[plot]'") from None
-    fig = plot(*schedules, labels=labels, title=title, log=args.log, x=args.x, budget=budget,
+    fig = plot(*schedules, labels=labels, title=title, log=args.log, x=args.x, budget=budgets,
                end=args.end)
     try:
         fig.savefig(path, dpi=args.dpi)

@@ -96,7 +96,8 @@ def _short(text: str, most: int = 70) -> str:
 
 
 def plot(*schedules: Schedule | str, labels: Sequence[str] | None = None, title: str | None = None,
-         log: bool = False, x: str = "steps", budget: Budget | None = None, start: int = 0,
+         log: bool = False, x: str = "steps", budget: Budget | Sequence[Budget | None] | None = None,
+         start: int = 0,
          end: int | None = None, points: int = 2000, boundaries: bool = True, annotate: bool = True,
          ax: Axes | None = None, figsize: tuple[float, float] = (9.0, 5.0)) -> Figure:
     """Draw ``schedules`` (lrlab schedules or text forms) on one axes and return the Figure.
@@ -104,8 +105,11 @@ def plot(*schedules: Schedule | str, labels: Sequence[str] | None = None, title:
     ``labels`` name them in the legend (default: each one's text form); ``log`` makes the LR
     axis logarithmic; ``x`` is ``'steps'``, ``'tokens'`` or ``'epochs'`` (the last two need a
     ``budget`` with ``tokens_per_step`` or ``steps_per_epoch``, which also resolves lengths
-    such as ``'5%'``). The window is ``start..end`` (default: the longest schedule's
-    :func:`~lrlab.inspect.horizon`, or the budget's total). Phase boundaries are dotted
+    such as ``'5%'``); ``budget`` is one Budget for all, or a list with one per schedule
+    (presets with different batch sizes on one token axis). The window is ``start..end``
+    in steps (default: each schedule's :func:`~lrlab.inspect.horizon`, or its budget's
+    total); on a token or epoch axis it runs to the furthest schedule's end, the others
+    holding their final value up to it. Phase boundaries are dotted
     lines (``boundaries=False``: none); ``annotate`` marks each schedule's peak and final
     value. ``ax``: draw into an existing axes instead of a new figure.
     Save with ``fig.savefig("schedule.png")`` (png, svg or pdf).
@@ -116,17 +120,30 @@ def plot(*schedules: Schedule | str, labels: Sequence[str] | None = None, title:
         raise ValueError(f"labels must have one label per schedule ({len(schedules)}); got {len(labels)}")
     if isinstance(points, bool) or not isinstance(points, int) or not 16 <= points <= 1_000_000:
         raise ValueError(f"points must be an int in [16, 1000000]; got {points!r}")
-    items = [_as_schedule(s, budget, f"schedules[{i}]") for i, s in enumerate(schedules)]
-    per_step, x_label = _scale(x, budget)
-    if end is None:
-        end = max(horizon(s) for s in items)
-        if budget is not None and budget.total_steps is not None and not isinstance(budget.total_steps, str):
-            end = max(end, math.ceil(budget.steps_total))
+    if budget is None or isinstance(budget, Budget):
+        budgets: list[Budget | None] = [budget] * len(schedules)
+    elif isinstance(budget, (list, tuple)) and len(budget) == len(schedules):
+        budgets = list(budget)
+    else:
+        raise ValueError(f"budget must be an lrlab.Budget or a list of one per schedule ({len(schedules)}); "
+                         f"got {budget!r}")
+    items = [_as_schedule(s, b, f"schedules[{i}]") for i, (s, b) in enumerate(zip(schedules, budgets))]
+    scales = [_scale(x, b)[0] for b in budgets]
+    x_label = _scale(x, budgets[0])[1]
     for name, value in (("start", start), ("end", end)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                  or value < 0):
             raise ValueError(f"{name} must be an int >= 0; got {value!r}")
-    if end <= start:
-        raise ValueError(f"end must be > start; got start={start}, end={end}")
+    ends = []
+    for schedule, b in zip(items, budgets):
+        last = horizon(schedule) if end is None else int(end)
+        if end is None and b is not None and b.total_steps is not None and not isinstance(b.total_steps, str):
+            last = max(last, math.ceil(b.steps_total))
+        ends.append(last)
+    x_end = max(e * k for e, k in zip(ends, scales))
+    ends = [max(e, math.ceil(x_end / k - 1e-9)) if end is None else e for e, k in zip(ends, scales)]
+    if min(ends) <= start:
+        raise ValueError(f"end must be > start; got start={start}, end={min(ends)}")
 
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
@@ -137,22 +154,22 @@ def plot(*schedules: Schedule | str, labels: Sequence[str] | None = None, title:
     else:
         fig = ax.figure  # type: ignore[assignment]
     colors = [f"C{i % 10}" for i in range(len(items))]
-    for i, schedule in enumerate(items):
-        steps = sample_steps(schedule, int(start), int(end), points)
+    for i, (schedule, per_step, last) in enumerate(zip(items, scales, ends)):
+        steps = sample_steps(schedule, int(start), last, points)
         values = schedule.values(steps)
         label = labels[i] if labels is not None else _short(str(schedule))
         ax.plot(steps * per_step, values, color=colors[i], label=label, linewidth=1.8)
         if boundaries:
-            inner = [b for b in schedule.boundaries()[:MAX_BOUNDARIES] if start < b < end]
-            for b in inner:
-                ax.axvline(b * per_step, color=colors[i], linestyle=":", linewidth=0.8, alpha=0.6)
+            inner = [mark for mark in schedule.boundaries()[:MAX_BOUNDARIES] if start < mark < last]
+            for mark in inner:
+                ax.axvline(mark * per_step, color=colors[i], linestyle=":", linewidth=0.8, alpha=0.6)
         if annotate:
-            _annotate(ax, schedule, steps, values, per_step, colors[i], int(end))
+            _annotate(ax, schedule, steps, values, per_step, colors[i], last)
     if log:
         ax.set_yscale("log")
     else:
         ax.set_ylim(bottom=0.0)
-    ax.set_xlim(start * per_step, end * per_step)
+    ax.set_xlim(start * min(scales), max(e * k for e, k in zip(ends, scales)))
     ax.xaxis.set_major_formatter(FuncFormatter(_amount))
     ax.set_xlabel(x_label)
     ax.set_ylabel("learning rate")
