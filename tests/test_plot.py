@@ -195,4 +195,5 @@ def test_schedules_with_their_own_budgets_share_a_token_axis(tmp_path):
     assert ax.get_xlim()[1] == 1_000_000
     with pytest.raises(ValueError, match="one per schedule"):
         plot(s, s, budget=[small])
-    assert main(["plot", "gpt3-125m", "build-nanogpt-124m", "--x", "tokens", "-o", str(tmp_path / "t.png")]) == 0
+    argv = ["plot", "gpt3-125m", "build-nanogpt-124m", "--x", "tokens", "-o", str(tmp_path / "t.png")]
+    assert main(argv) == 0
