@@ -174,6 +174,8 @@ def _walk(node: dict[str, Any]) -> list[Seg]:
         return [_scaled(seg, p["factor"]) for seg in _walk(p["schedule"])]
     if name == "limit":
         return _cut(_walk(p["schedule"]), float(p["steps"]))
+    if name == "product":
+        return _warmup_factor(p["first"], p["second"])
     if name == "warmup":
         then = _walk(p["then"])
         if p["steps"] == 0:
@@ -213,6 +215,49 @@ def _walk(node: dict[str, Any]) -> list[Seg]:
             segs.append(Seg("constant", {"value": lrs[0]}, None))
         return segs
     raise Unsupported(f"the family {name!r}")
+
+
+def _warmup_factor(first: dict[str, Any], second: dict[str, Any]) -> list[Seg]:
+    """``product(phase(a, 1, W), other)`` where ``other`` is constant over ``[0, W]``: a
+    warmup factor (Goyal et al. 2017's gradual warmup, DeepSeek's), i.e. the phase from
+    ``a * c`` to ``c`` (the same shape, scaled by ``c``) followed by ``other`` from ``W`` on."""
+    for factor, other in ((first, second), (second, first)):
+        head = _walk(factor)
+        if len(head) != 1 or head[0].kind != "phase" or head[0].p["end"] != 1.0:
+            continue
+        warm = float(head[0].length)  # type: ignore[arg-type]
+        rest = _walk(other)
+        level = _level_over(rest, warm)
+        if level is None:
+            continue
+        phase = head[0].p
+        return [Seg("phase", {**phase, "start": phase["start"] * level, "end": level}, head[0].length),
+                *_skip(rest, warm)]
+    raise Unsupported("the family 'product' (other than a warmup factor times a schedule "
+                      "that is constant during the warmup)")
+
+
+def _level_over(segs: list[Seg], until: float) -> float | None:
+    """The value ``segs`` hold throughout ``[0, until]``, or None if they change there."""
+    if not segs:
+        return None
+    seg = segs[0]
+    if seg.kind == "constant" and (seg.length is None or seg.length >= until):
+        return seg.p["value"]
+    if seg.kind == "multistep" and seg.p["milestones"][0] > until:
+        return seg.p["lr"]
+    return None
+
+
+def _skip(segs: list[Seg], steps: float) -> list[Seg]:
+    """``segs`` from local step ``steps`` on (the first segment, constant there, shortened)."""
+    seg, rest = segs[0], segs[1:]
+    if seg.kind == "constant":
+        if seg.length is not None and seg.length == steps:
+            return rest
+        return [Seg("constant", seg.p, None if seg.length is None else _whole(seg.length - steps)), *rest]
+    marks = [_whole(m - steps) for m in seg.p["milestones"]]
+    return [Seg("multistep", {**seg.p, "milestones": marks}, marks[-1]), *rest]
 
 
 def _cut(segs: list[Seg], at: float) -> list[Seg]:
