@@ -68,6 +68,7 @@ SPECS = [
     "product(cosine(1e-3, 0.0, 100), linear(1.0, 0.5, 100))",
     "product(linear(0.03125, 1.0, 20), multistep(3.2, [60, 120, 160], gamma=0.1))",  # Goyal et al.
     "product(linear(0.0, 1.0, 20), multistep(3.2e-4, [80.5, 90.25], factors=[0.316, 0.1]))",
+    "join(constant(1e-4, 12.5), multistep(1e-3, [3, 12], gamma=0.5), constant(0.0, 37), constant(5e-4))",
     "clamp(exponential(1e-2, 0.95), low=1e-4)",
     "limit(exponential(1e-2, 0.97), 100)",
     "limit(cosine(1e-3, 0.0, 200), 100)",
@@ -275,13 +276,16 @@ def compositions(draw):
     if draw(st.booleans()):
         parts.append(draw(endless_parts()))
     text = parts[0] if len(parts) == 1 else f"join({', '.join(parts)})"
-    wrap = draw(st.sampled_from(["", "warmup", "scale", "limit"]))
+    wrap = draw(st.sampled_from(["", "warmup", "scale", "limit", "factor"]))
     if wrap == "warmup":
         text = f"warmup({draw(st.integers(1, 20))}, {text})"
     elif wrap == "scale":
         text = f"scale({text}, {draw(st.sampled_from([0.5, 3.0]))})"
     elif wrap == "limit":
         text = f"limit({text}, {draw(st.integers(1, 80))})"
+    elif wrap == "factor":  # a warmup written as a factor (Goyal et al. 2017)
+        low, warm = draw(st.sampled_from([0.0, 0.1])), draw(st.integers(1, 30))
+        text = f"product(linear({low}, 1.0, {warm}), {text})"
     return text
 
 

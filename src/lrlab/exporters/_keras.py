@@ -91,15 +91,20 @@ def _piece(seg: Seg) -> tuple[str, bool]:
 
 def _pieces(segs: list[Seg]) -> list[tuple[str, float | None]]:
     flat: list[Seg] = []
+    start = 0.0
     for seg in segs:
         try:
             _piece(seg)
+            if seg.kind == "multistep" and not start.is_integer():
+                # PiecewiseConstantDecay's boundaries m - 1 hold for whole local steps only
+                raise Unsupported("a multistep schedule starting between two steps")
             flat.append(seg)
         except Unsupported:
             parts = expand(seg)
             if parts == [seg]:
                 raise
             flat += parts
+        start += seg.length or 0.0
     out: list[tuple[str, float | None]] = []
     holds = False
     previous: Seg | None = None
