@@ -40,6 +40,7 @@ SPECS = [
     "inverse_sqrt(1e-3, 100)",
     "cyclic(1e-4, 1e-3, 20, 30)",
     "cyclic(1e-4, 1e-3, 20, mode='triangular2')",
+    "cyclic(1e-4, 1e-3, 20, mode='exp_range', gamma=0.99)",
     "sgdr(1e-3, 50, mult=2.0, floor=1e-5)",
     "sgdr(1e-3, 40, cycles=3)",
     "sgdr(1e-3, 30, decay=0.5, cycles=4, floor=1e-5)",
