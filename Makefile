@@ -44,6 +44,7 @@ bench: $(VENV)/.dev
 	$(PY) benchmarks/bench_core.py
 	$(PY) benchmarks/bench_schedules.py
 	$(PY) benchmarks/bench_torch.py
+	$(PY) benchmarks/bench_viz.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis runs

@@ -125,3 +125,35 @@ def test_endless_and_flat_schedules_plot():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         plot(parse("cosine(1.0, 0.0, 10)"), **kwargs)
+
+
+def test_ticks_in_tokens_and_epochs():
+    s = parse("warmup(100, cosine(1.0, 0.0, 900))")
+    text = plot(s, width=60, height=4, x_scale=524288.0, x_unit="tokens")
+    ticks = text.split("\n")[-1]
+    assert ticks.endswith("tokens") and "0" in ticks.split() and any(t.endswith("M") for t in ticks.split())
+    # a tick labelled 200M sits at step 200M / 524288 = 381.5 of 1000: 38% across the axis
+    row = text.split("\n")[-1]
+    axis = text.split("\n")[-2]
+    at = row.index("200M")
+    assert abs(at - axis.index("└") - 1 - 0.3815 * (len(axis) - axis.index("└") - 1)) <= 3
+    epochs = plot(s, width=60, height=4, x_scale=1 / 250, x_unit="epochs").split("\n")[-1].split()
+    assert epochs[:2] == ["0", "1"] and "3" in epochs and epochs[-1] == "epochs"  # 1000 steps: 4 epochs
+    with pytest.raises(ValueError, match="x_scale"):
+        plot(s, x_scale=0.0)
+
+
+def test_show_fits_the_terminal_and_takes_x_units(capsys, monkeypatch):
+    from lrlab.cli import main
+
+    monkeypatch.setenv("COLUMNS", "52")
+    assert main(["show", "gpt3-125m", "--x", "tokens"]) == 0
+    out = capsys.readouterr().out
+    plot_lines = out.split("\n\n")[-1].rstrip("\n").split("\n")
+    assert all(len(line) <= 52 for line in plot_lines)
+    assert plot_lines[-1].rstrip().endswith("tokens") and "B" in plot_lines[-1]
+    assert main(["show", "cosine(1.0, 0.0, 10)", "--x", "epochs"]) == 2
+    assert "--steps-per-epoch" in capsys.readouterr().err
+    assert main(["show", "cosine(1.0, 0.0, 100)", "--x", "epochs", "--steps-per-epoch", "10", "--ascii"]) == 0
+    out = capsys.readouterr().out
+    assert out.isascii() and out.rstrip().endswith("epochs")

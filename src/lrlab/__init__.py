@@ -6,9 +6,15 @@
 (0.0, 0.0006, 6e-05)
 """
 
+from typing import TYPE_CHECKING
+
 from lrlab.schedules import *  # noqa: F403
 from lrlab.schedules import __all__ as _schedule_names
 from lrlab.units import Budget, steps_to_tokens, tokens_to_steps
+
+if TYPE_CHECKING:  # imported on first use by __getattr__ below
+    from lrlab.exporters import export
+    from lrlab.viz.plot import plot
 
 __version__ = "0.1.0"
 
@@ -20,4 +26,19 @@ def preset(name: str, budget: Budget | None = None):
     return get_preset(name).schedule_for(budget)
 
 
-__all__ = [*_schedule_names, "Budget", "preset", "steps_to_tokens", "tokens_to_steps"]
+def __getattr__(name: str):
+    """``lrlab.plot`` and ``lrlab.export``, imported on first use (so ``import lrlab`` does
+    not import matplotlib)."""
+    if name == "plot":
+        from lrlab.viz.plot import plot
+
+        return plot
+    if name == "export":
+        from lrlab.exporters import export
+
+        return export
+    raise AttributeError(f"module 'lrlab' has no attribute {name!r}")
+
+
+__all__ = [*_schedule_names, "Budget", "export", "plot", "preset", "steps_to_tokens",
+           "tokens_to_steps"]

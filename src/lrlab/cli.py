@@ -346,9 +346,17 @@ def _show(args: argparse.Namespace) -> int:
         end = max(horizon(schedule), *chosen, 1)
         if budget is not None and budget.total_steps is not None:
             end = max(end, math.ceil(budget.steps_total))
+        x_scale, x_unit = 1.0, ""
+        if args.x != "steps":
+            field, flag = (("tokens_per_step", "--tokens-per-step") if args.x == "tokens"
+                           else ("steps_per_epoch", "--steps-per-epoch"))
+            rate = None if budget is None else getattr(budget, field)
+            if rate is None:
+                raise CLIError(f"--x {args.x} needs {flag} (or a preset, which brings its budget)")
+            x_scale, x_unit = (float(rate), "tokens") if args.x == "tokens" else (1.0 / rate, "epochs")
         _out()
         _out(plot(schedule, width=max(20, width), height=args.height, end=end, log=args.log,
-                  charset=_charset(args)))
+                  charset=_charset(args), x_scale=x_scale, x_unit=x_unit))
     return 0
 
 
@@ -446,6 +454,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="plot height in rows (default 12)")
     show.add_argument("--ascii", action="store_true", help="plot with ASCII characters only")
     show.add_argument("--no-plot", action="store_true", help="leave out the plot")
+    show.add_argument("--x", choices=("steps", "tokens", "epochs"), default="steps",
+                      help="x axis of the plot (tokens and epochs need the budget's rate)")
     show.set_defaults(run=_show)
 
     at = commands.add_parser(
@@ -470,6 +480,9 @@ def _parser() -> argparse.ArgumentParser:
     from lrlab.web.cli_web import add_commands as add_web_commands
 
     add_web_commands(commands)
+    from lrlab.viz.cli_viz import add_commands as add_viz_commands
+
+    add_viz_commands(commands)
     return parser
 
 
@@ -487,8 +500,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise CLIError("expected a command: show, at, presets, tasks, compare, sensitivity or sweep "
-                           "(see `lrlab --help`)")
+            raise CLIError("expected a command: show, at, presets, plot, export, tasks, compare, "
+                           "sensitivity or sweep (see `lrlab --help`)")
         args.argv = list(sys.argv[1:] if argv is None else argv)
         return args.run(args)
     except SystemExit as done:  # --help and --version

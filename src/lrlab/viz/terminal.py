@@ -78,14 +78,35 @@ def _sample_steps(schedule: Schedule, start: int, end: int) -> np.ndarray:
     if count <= _DENSE_LIMIT:
         return np.arange(start, end + 1, dtype=np.int64)
     grid = np.round(np.linspace(start, end, _DENSE_LIMIT)).astype(np.int64)
-    marks = [m for b in schedule.boundaries() for m in (math.floor(b), math.ceil(b))
-             if start <= m <= end]
+    inside = [b for b in schedule.boundaries() if start <= b <= end][:_DENSE_LIMIT]  # bounded
+    marks = [m for b in inside for m in (math.floor(b), math.ceil(b)) if start <= m <= end]
     merged = np.sort(np.concatenate([grid, np.asarray(marks, dtype=np.int64)]))
     return merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
 
 
+def _amount_label(value: float) -> str:
+    """An x tick in tokens or epochs: 0, 2.5, 750K, 1.5M, 260B, 2T."""
+    size = abs(value)
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if size >= scale:
+            return f"{value / scale:.4g}{suffix}"
+    return f"{value:.4g}"
+
+
+def _unit_spacing(span: float, most: int) -> float:
+    """The smallest 1-2-5 x 10^k spacing (k may be negative) giving at most ``most`` intervals."""
+    most = max(1, most)
+    spacing = 10.0 ** math.floor(math.log10(span / most)) if span > 0 else 1.0
+    while True:
+        for factor in (1, 2, 5):
+            if span / (spacing * factor) <= most + 1e-9:
+                return spacing * factor
+        spacing *= 10
+
+
 def plot(schedule: Schedule, width: int = 72, height: int = 12, *, start: int = 0,
-         end: int | None = None, log: bool = False, charset: str = "braille") -> str:
+         end: int | None = None, log: bool = False, charset: str = "braille",
+         x_scale: float = 1.0, x_unit: str = "") -> str:
     """Draw ``schedule`` over the steps ``start..end`` as lines of text.
 
     ``width`` is the width of each line in characters, LR labels included; ``height`` the
@@ -93,9 +114,15 @@ def plot(schedule: Schedule, width: int = 72, height: int = 12, *, start: int = 
     defaults to :func:`lrlab.inspect.horizon` (the schedule's end, or a window for an endless
     one). The y axis runs from 0 to the peak; with ``log=True`` it is logarithmic, from the
     smallest positive value (at most :data:`LOG_DECADES` decades below the peak) to the peak,
-    and values under that (zeros included) sit on the bottom row. Returns a string without a
-    trailing newline.
+    and values under that (zeros included) sit on the bottom row. With ``x_scale`` (units
+    per step, e.g. tokens per step or 1 / steps per epoch) the ticks are labelled in that
+    unit, named by ``x_unit`` at the end of the tick row when it fits. Returns a string
+    without a trailing newline.
     """
+    if isinstance(x_scale, bool) or not isinstance(x_scale, (int, float)) or not (
+        math.isfinite(x_scale) and x_scale > 0
+    ):
+        raise ValueError(f"x_scale must be a positive finite number; got {x_scale!r}")
     if not isinstance(schedule, Schedule):
         raise ValueError(f"expected an lrlab Schedule; got {type(schedule).__name__}")
     if charset not in _CHARSETS:
@@ -155,7 +182,8 @@ def plot(schedule: Schedule, width: int = 72, height: int = 12, *, start: int = 
     if height >= 5:
         # a round value near the middle, on the row whose dots span it
         middle = _round_value(from_axis((lo + hi) / 2.0))
-        row = height - 1 - int((to_axis(np.float64(middle)) - lo) / (hi - lo) * (rows - 1) + 0.5) // dots_y
+        where = (float(to_axis(np.asarray(middle))) - lo) / (hi - lo)
+        row = height - 1 - int(where * (rows - 1) + 0.5) // dots_y
         if 0 < row < height - 1:
             labelled[row] = _label(middle)
     margin = max(len(text) for text in labelled.values())
@@ -207,23 +235,36 @@ def plot(schedule: Schedule, width: int = 72, height: int = 12, *, start: int = 
         lines.append(f"{label:>{margin}} {axis}{''.join(cells)}".rstrip())
 
     # --- x axis and step ticks -------------------------------------------------------------
-    spacing = _tick_spacing(end - start, max(1, cols // 9))
-    first = -(-start // spacing) * spacing
     axis_row = [h_axis] * cols
     tick_row = [" "] * cols
     free = 0
-    for tick in range(first, end + 1, spacing):
+    if x_scale == 1.0:
+        spacing = _tick_spacing(end - start, max(1, cols // 9))
+        first = -(-start // spacing) * spacing
+        ticks = [(float(t), _step_label(t)) for t in range(first, end + 1, spacing)]
+    else:
+        unit_spacing = _unit_spacing((end - start) * x_scale, max(1, cols // 9))
+        k = math.ceil(start * x_scale / unit_spacing - 1e-9)
+        ticks = []
+        while k * unit_spacing <= end * x_scale * (1 + 1e-12):
+            ticks.append((k * unit_spacing / x_scale, _amount_label(k * unit_spacing)))
+            k += 1
+    for tick, text in ticks:
         if count >= pixels:
-            px = ((tick - start) * pixels) // count
+            px = int(((tick - start) * pixels) // count)
         else:
             px = round((tick - start) * (pixels - 1) / (end - start))
         c = min(cols - 1, px // dots_x)
         axis_row[c] = h_tick
-        text = _step_label(tick)
         at = min(c, cols - len(text))
         if at >= free:
             tick_row[at:at + len(text)] = list(text)
             free = at + len(text) + 1
+    tick_text = "".join(tick_row).rstrip()
+    if x_unit and len(x_unit) + 1 <= cols:
+        while tick_text and len(tick_text) + len(x_unit) + 1 > cols:
+            tick_text = tick_text[: tick_text.rstrip().rfind(" ") + 1].rstrip()  # drop the last label
+        tick_text = tick_text.ljust(cols - len(x_unit)) + x_unit
     lines.append(f"{'':>{margin}} {corner}{''.join(axis_row)}")
-    lines.append(f"{'':>{margin}}  {''.join(tick_row)}".rstrip())
+    lines.append(f"{'':>{margin}}  {tick_text}".rstrip())
     return "\n".join(lines)
