@@ -74,6 +74,17 @@ SPECS = [
     "limit(exponential(1e-2, 0.97), 100)",
     "limit(cosine(1e-3, 0.0, 200), 100)",
     "untuned_warmup(cosine(1e-3, 0.0, 300))",
+    "add(constant(1e-4), cosine(1e-3, 0.0, 100))",
+    "offset(sgdr(1e-3, 40, decay=0.5, cycles=3), 1e-5)",
+    "warmup(20, shift(cosine(1e-3, 1e-5, 200), 20))",
+    "quantize(cosine(1e-3, 0.0, 200), 10)",
+    "repeat(linear(1e-3, 0.0, 50), times=3)",
+    "tanh(1e-3, 1e-5, 100)",
+    "inverse_time(1e-3, 0.5, every=10, staircase=True)",
+    "restarts(cosine(1e-3, 1e-5, 40), mult=2.0, decay=0.5, times=3)",
+    "warp(cosine(1e-3, 0.0, 100), 2.0)",
+    "extend(polynomial(1e-3, 1e-4, 40, power=2.0))",
+    "one_minus_power(1e-3, 0.0, 100, power=2.0)",
 ]
 
 FLOAT32 = {"optax", "keras"}
@@ -147,6 +158,7 @@ def test_every_family_is_covered():
     for spec in SPECS:
         walk(lrlab.parse(spec).to_dict())
     seen.add("step")  # written as step(...), stored as exponential(staircase=True)
+    seen.add("warmup_cosine")  # written as warmup_cosine(...), stored as warmup(W, cosine(...))
     assert set(lrlab.FAMILIES) <= seen, set(lrlab.FAMILIES) - seen
 
 

@@ -197,3 +197,12 @@ def test_schedules_with_their_own_budgets_share_a_token_axis(tmp_path):
         plot(s, s, budget=[small])
     argv = ["plot", "gpt3-125m", "build-nanogpt-124m", "--x", "tokens", "-o", str(tmp_path / "t.png")]
     assert main(argv) == 0
+
+
+def test_schedule_plot_is_the_shortcut_for_lrlab_plot():
+    import lrlab
+
+    s = lrlab.warmup(10, lrlab.cosine(1.0, 0.0, 90))
+    figure = s.plot(lrlab.constant(0.5), title="two")
+    axes = figure.axes[0]
+    assert len(axes.get_lines()) >= 2 and axes.get_title() == "two"

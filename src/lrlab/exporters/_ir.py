@@ -138,7 +138,7 @@ def _walk(node: dict[str, Any]) -> list[Seg]:
     p = params(node)
     if name in SHAPES:
         return [Seg("phase", {"shape": name, "start": p["start"], "end": p["end"],
-                              "steps": p["steps"], "power": p["power"]}, p["steps"])]
+                              "steps": p["steps"], "power": p.get("power", 1.0)}, p["steps"])]
     if name == "constant":
         return [Seg("constant", {"value": p["lr"]}, p["steps"])]
     if name in ("exponential", "step"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import numbers
 import operator
@@ -384,6 +385,11 @@ class Schedule:
             if f.default is dataclasses.MISSING or value != f.default or type(value) is not type(f.default):
                 out[f.name] = _to_plain(value)
         return out
+
+    def plot(self, *others: Schedule, **options: Any) -> Any:
+        """This schedule (and ``others``) drawn with matplotlib: ``lrlab.plot(self, *others,
+        **options)``, which returns the Figure (needs the ``plot`` extra)."""
+        return importlib.import_module("lrlab.viz.plot").plot(self, *others, **options)
 
     def walk(self) -> Iterator[Schedule]:
         """This schedule and every schedule nested in it, depth first."""
