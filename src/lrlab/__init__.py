@@ -20,4 +20,12 @@ def preset(name: str, budget: Budget | None = None):
     return get_preset(name).schedule_for(budget)
 
 
-__all__ = [*_schedule_names, "Budget", "preset", "steps_to_tokens", "tokens_to_steps"]
+def recommend(*args, **kwargs):
+    """A schedule for a run with a cited reason per choice: :func:`lrlab.advisor.recommend`
+    (imported when first called, so that ``import lrlab`` stays light)."""
+    from lrlab.advisor import recommend as _recommend
+
+    return _recommend(*args, **kwargs)
+
+
+__all__ = [*_schedule_names, "Budget", "preset", "recommend", "steps_to_tokens", "tokens_to_steps"]

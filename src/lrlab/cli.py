@@ -467,6 +467,8 @@ def _parser() -> argparse.ArgumentParser:
     from lrlab.lab.cli import add_commands
 
     add_commands(commands)
+    from lrlab.cli_recommend import add_commands as add_recommend  # lrlab recommend
+    add_recommend(commands)
     return parser
 
 
