@@ -121,7 +121,8 @@ def test_step_law_beyond_its_range_is_flagged():
 
 
 def test_nearest_preset_matches_the_shape():
-    assert recommend(100_000, peak=3e-4, beta2=0.95).preset["name"].startswith(("llama", "gpt3", "olmo", "nano"))
+    name = recommend(100_000, peak=3e-4, beta2=0.95).preset["name"]
+    assert name.startswith(("llama", "gpt3", "olmo", "nano"))
     assert recommend(100_000, peak=1e-2, checkpoints=True).preset["name"] in (
         "minicpm-wsd", "modded-nanogpt-trapezoid")
 

@@ -316,7 +316,8 @@ def _category(hours: float | None, total: int | None, finetune: bool) -> tuple[s
         if hours < SMALL_HOURS:
             return "small", f"a compute budget of {hours:g} h is small (hours: under {SMALL_HOURS:g} h)"
         if hours >= LARGE_HOURS:
-            return "large", f"a compute budget of {hours:g} h is large (days or weeks: {LARGE_HOURS:g} h or more)"
+            return "large", (f"a compute budget of {hours:g} h is large (days or weeks: {LARGE_HOURS:g} h "
+                             "or more)")
         return "moderate", (f"a compute budget of {hours:g} h is moderate (from {SMALL_HOURS:g} h to "
                             f"{LARGE_HOURS:g} h)")
     if total is None:
@@ -395,17 +396,48 @@ def recommend(
     scale = _positive("batch_scale", "--batch-scale", batch_scale)
     user_peak = _positive("peak", "--peak", peak)
     total, tokens = _total(total_steps, total_tokens, tps, spe)
-    for flag, value in (("finetune", finetune), ("checkpoints", checkpoints), ("decay_to_zero", decay_to_zero)):
+    switches = (("finetune", finetune), ("checkpoints", checkpoints), ("decay_to_zero", decay_to_zero))
+    for flag, value in switches:
         if not isinstance(value, bool):
             raise ValueError(f"{flag} (--{flag.replace('_', '-')}) must be True or False; got {value!r}")
     if decay_to_zero and (total is None or checkpoints):
         raise ValueError("decay_to_zero (--decay-to-zero) needs a known horizon and no --checkpoints: "
                          "a WSD cooldown already ends at 0")
     b2 = beta2 if beta2 is not None else 0.999
-    reasons: list[Reason] = []
 
-    # -- the shape
     category, why_category = _category(hours, total, finetune)
+    shape, reasons = _shape(total, checkpoints, category, why_category, finetune, decay_to_zero)
+
+    # -- the warmup
+    warm, warm_reasons = _warmup(warmup, total, adam, opt, b2, beta2 is not None, category, finetune,
+                                 spe, shape)
+    reasons += warm_reasons
+    if shape == "wsd" and total is not None and warm + 0.2 * total > total:
+        raise ValueError(f"the warmup ({warm} steps) and WSD's 20% cooldown do not fit in the run "
+                         f"(--total-steps: {total} steps): shorten --warmup or use a smaller --beta2")
+
+    # -- the peak
+    peak_lr, is_prior, peak_reasons = _peak(user_peak, scale, adam, opt, finetune, n_params, tokens,
+                                            sps, tps, shape)
+    reasons += peak_reasons
+
+    # -- the schedule
+    spec = _build(shape, peak_lr, warm, total)
+    schedule = parse(spec)
+    preset = _nearest_preset(schedule, total, tps, spe)
+    if preset is not None:
+        reasons.append(_reason(
+            f"compare: preset {preset['name']}", f"{preset['why']}; `lrlab show {preset['name']}` shows it",
+            "presets"))
+    return Recommendation(spec=spec, schedule=schedule, reasons=tuple(reasons), preset=preset,
+                          peak=peak_lr, peak_is_prior=is_prior, warmup_steps=warm, total_steps=total,
+                          budget=category)
+
+
+def _shape(total: int | None, checkpoints: bool, category: str, why_category: str, finetune: bool,
+           decay_to_zero: bool) -> tuple[str, list[Reason]]:
+    """The flowchart, refined: (stable / wsd / onecycle / cosine / linear0, reasons)."""
+    reasons: list[Reason] = []
     if total is None:
         shape = "stable"
         reasons.append(_reason(
@@ -461,38 +493,15 @@ def recommend(
     else:
         shape = "linear0" if decay_to_zero else "cosine"
         reasons.append(_reason(
-            "shape: cosine annealing", f"{why_category}: cosine annealing is the safe default; a short "
-            "warmup in front of it as the optimizer needs", "sgdr"))
+            "shape: " + ("linear decay to zero" if decay_to_zero else "cosine annealing"),
+            f"{why_category}: cosine annealing is the safe default; a short warmup in front of it as "
+            "the optimizer needs", "sgdr"))
         reasons.append(_reason("flowchart", "horizon known, moderate budget -> cosine annealing, "
                                "lr_min = lr_max / 10", "flowchart"))
         if decay_to_zero:
             reasons.append(_reason("final LR 0, linear", "asked for decay to zero (--decay-to-zero)",
                                    "bergsma"))
-
-    # -- the warmup
-    warm, warm_reasons = _warmup(warmup, total, adam, opt, b2, beta2 is not None, category, finetune,
-                                 spe, shape)
-    reasons += warm_reasons
-    if shape == "wsd" and total is not None and warm + 0.2 * total > total:
-        raise ValueError(f"the warmup ({warm} steps) and WSD's 20% cooldown do not fit in the run "
-                         f"(--total-steps: {total} steps): shorten --warmup or use a smaller --beta2")
-
-    # -- the peak
-    peak_lr, is_prior, peak_reasons = _peak(user_peak, scale, adam, opt, finetune, n_params, tokens,
-                                            sps, tps, shape)
-    reasons += peak_reasons
-
-    # -- the schedule
-    spec = _build(shape, peak_lr, warm, total)
-    schedule = parse(spec)
-    preset = _nearest_preset(schedule, total, tps, spe)
-    if preset is not None:
-        reasons.append(_reason(
-            f"compare: preset {preset['name']}", f"{preset['why']}; `lrlab show {preset['name']}` shows it",
-            "presets"))
-    return Recommendation(spec=spec, schedule=schedule, reasons=tuple(reasons), preset=preset,
-                          peak=peak_lr, peak_is_prior=is_prior, warmup_steps=warm, total_steps=total,
-                          budget=category)
+    return shape, reasons
 
 
 def _warmup(warmup: Any, total: int | None, adam: bool, opt: str, b2: float, b2_given: bool,
@@ -552,7 +561,8 @@ def _warmup(warmup: Any, total: int | None, adam: bool, opt: str, b2: float, b2_
     if warm >= total:
         raise ValueError(
             f"beta2 (--beta2) {b2:g} needs a warmup of {need} updates (2 / (1 - beta2)), not shorter "
-            f"than the run (--total-steps: {total} steps): use a smaller beta2 (0.95 needs 40) or a longer run")
+            f"than the run (--total-steps: {total} steps): use a smaller beta2 (0.95 needs 40) or a "
+            "longer run")
     reasons.append(_reason(
         f"warmup: {warm} steps", f"the larger of the optimizer's {need} and {fraction:.0%} of the "
         f"{total} steps ({by_fraction}); the flowchart's 1-5% of the run, 5% for short runs and "
@@ -564,8 +574,8 @@ def _warmup(warmup: Any, total: int | None, adam: bool, opt: str, b2: float, b2_
     if shape == "onecycle":
         rise = min(max(0.3, warm / total), 0.5)
         reasons.append(_reason(
-            f"1cycle rise: {rise:.0%} of the run", f"1cycle's rise from peak / 25 is its warmup: 30% of the "
-            f"run (torch OneCycleLR's default), longer if the warmup above needs it, at most 50%",
+            f"1cycle rise: {rise:.0%} of the run", "1cycle's rise from peak / 25 is its warmup: 30% of the "
+            "run (torch OneCycleLR's default), longer if the warmup above needs it, at most 50%",
             "onecycle"))
         warm = round(rise * total)
     return warm, reasons
@@ -610,7 +620,8 @@ def _peak(user_peak: float | None, scale: float | None, adam: bool, opt: str, fi
         prior = True
     else:
         if finetune and adam:
-            peak, why, key0 = 2e-5, "fine-tuning with Adam: the BERT grid's 2e-5 (of 5e-5, 3e-5, 2e-5)", "devlin"
+            peak, key0 = 2e-5, "devlin"
+            why = "fine-tuning with Adam: the BERT grid's 2e-5 (of 5e-5, 3e-5, 2e-5)"
         elif adam:
             peak, why, key0 = 1e-3, ("no published fit applies (give --params and the horizon in tokens "
                                      "for the Step Law): Adam's default step size 1e-3"), "kingma"
