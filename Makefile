@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint docs docs-serve bench clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ demo: $(VENV)/.base
 	$(VENV)/bin/lrlab presets
 	$(VENV)/bin/lrlab compare --task circle --seeds 3 --out runs/demo
 
-test: lint
+test: lint docs
 	$(PY) -m pytest -q
 
 # the inner loop: lint and the tests not marked slow (CI runs everything: `make test`)
@@ -31,10 +31,17 @@ lint: $(VENV)/.dev
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy
 
+# the documentation site (mkdocs.yml): strict, so a broken link or a stale API page fails CI
+docs: $(VENV)/.dev
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
+docs-serve: $(VENV)/.dev
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --strict --dev-addr 127.0.0.1:8000
+
 bench: $(VENV)/.dev
 	$(PY) benchmarks/bench_core.py
 	$(PY) benchmarks/bench_schedules.py
 	$(PY) benchmarks/bench_torch.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis runs
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache .hypothesis runs
