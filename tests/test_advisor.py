@@ -216,7 +216,7 @@ betas = st.none() | st.floats(0.0, 0.9999) | st.sampled_from([0.9, 0.95, 0.98, 0
     params=st.none() | st.sampled_from([1, 1e6, "124M", "7B", "70B"]),
     budget=st.none() | st.sampled_from([0.5, "6h", "1d", "2w", "0h"]),
     batch_scale=st.none() | st.floats(1e-3, 1e3),
-    peak=st.none() | st.floats(1e-8, 10.0),
+    peak=st.none() | st.floats(1e-8, 10.0) | st.floats(0.0, 1e300, exclude_min=True),
     warmup=st.none() | st.none() | st.integers(0, 1000) | st.sampled_from(["2%", "1ep", "99%", 10 ** 6]),
     checkpoints=st.booleans(),
     decay_to_zero=st.booleans(),
@@ -269,3 +269,20 @@ def test_valid_inputs_give_a_schedule_or_name_the_contradiction(
     values = schedule.values([0, r.warmup_steps, end // 2, end])
     assert all(math.isfinite(v) and 0.0 <= v <= r.peak * (1 + 1e-12) for v in values)
     assert max(schedule.values(range(0, end + 1, max(1, end // 1000)))) <= r.peak * (1 + 1e-12)
+
+
+def test_cli_text_cites_every_reason_and_help_lists_the_flags(capsys):
+    code, out, _ = cli(capsys, "recommend", "--total-steps", "unknown", "--beta2", "0.95")
+    assert code == 0
+    r = recommend("unknown", beta2=0.95)
+    assert out.splitlines()[0] == r.spec
+    flat = " ".join(out.split())
+    for reason in r.reasons:
+        assert " ".join(reason.citation.split()) in flat
+    assert "lrlab find" in out  # the peak is a prior
+    code, out, _ = cli(capsys, "recommend", "--help")
+    assert code == 0
+    for flag in ("--total-steps", "--total-tokens", "--tokens-per-step", "--samples-per-step", "--optimizer",
+                 "--beta1", "--beta2", "--finetune", "--params", "--compute-budget", "--batch-scale",
+                 "--peak", "--warmup", "--checkpoints", "--decay-to-zero", "--json"):
+        assert flag in out

@@ -423,7 +423,15 @@ def recommend(
 
     # -- the schedule
     spec = _build(shape, peak_lr, warm, total)
-    schedule = parse(spec)
+    try:
+        schedule = parse(spec)
+    except ValueError as error:
+        raise ValueError(f"no valid schedule has a peak LR of {peak_lr!r} (--peak, --batch-scale): "
+                         f"{error}") from None
+    if shape == "onecycle" and not spec.startswith("onecycle"):
+        reasons.append(_reason(
+            "a linear decay instead of 1cycle", f"{total} steps are too few for 1cycle's rise and "
+            "fall: the peak, then a linear decay to 0", "onecycle"))
     preset = _nearest_preset(schedule, total, tps, spe)
     if preset is not None:
         reasons.append(_reason(
