@@ -406,7 +406,9 @@ def recommend(
     b2 = beta2 if beta2 is not None else 0.999
 
     category, why_category = _category(hours, total, finetune)
-    shape, reasons = _shape(total, checkpoints, category, why_category, finetune, decay_to_zero)
+    tokens_per_param = tokens / n_params if tokens is not None and n_params is not None else None
+    shape, reasons = _shape(total, checkpoints, category, why_category, finetune, decay_to_zero,
+                            tokens_per_param)
 
     # -- the warmup
     warm, warm_reasons = _warmup(warmup, total, adam, opt, b2, beta2 is not None, category, finetune,
@@ -443,7 +445,7 @@ def recommend(
 
 
 def _shape(total: int | None, checkpoints: bool, category: str, why_category: str, finetune: bool,
-           decay_to_zero: bool) -> tuple[str, list[Reason]]:
+           decay_to_zero: bool, tokens_per_param: float | None) -> tuple[str, list[Reason]]:
     """The flowchart, refined: (stable / wsd / onecycle / cosine / linear0, reasons)."""
     reasons: list[Reason] = []
     if total is None:
@@ -498,6 +500,11 @@ def _shape(total: int | None, checkpoints: bool, category: str, why_category: st
             reasons.append(_reason(
                 "final LR = peak / 10", "the floor of GPT-3 and Llama; for many tokens per parameter "
                 "consider --decay-to-zero (linear to 0, Bergsma et al. 2025)", "gpt3"))
+            if tokens_per_param is not None and tokens_per_param >= 20:
+                reasons.append(_reason(
+                    "consider decay to zero", f"your run has {tokens_per_param:.0f} tokens per parameter: "
+                    "from about 20 (compute-optimal) on, linear decay to 0 beat cosine to 10% at the "
+                    "same tuned peak, more so the more tokens per parameter (--decay-to-zero)", "bergsma"))
     else:
         shape = "linear0" if decay_to_zero else "cosine"
         reasons.append(_reason(
