@@ -291,6 +291,7 @@ def test_cli_text_cites_every_reason_and_help_lists_the_flags(capsys):
 def test_many_tokens_per_parameter_suggest_decay_to_zero():
     # 300B tokens on 124M parameters: about 2400 tokens per parameter
     r = recommend("300B tokens", tokens_per_step=524288, params="124M", beta2=0.95)
-    assert any("Bergsma" in reason.citation and "tokens per parameter" in reason.reason for reason in r.reasons)
+    assert any("Bergsma" in reason.citation and "tokens per parameter" in reason.reason
+               for reason in r.reasons)
     few = recommend("1B tokens", tokens_per_step=524288, params="124M", beta2=0.95, compute_budget="3d")
     assert not any(reason.choice == "consider decay to zero" for reason in few.reasons)
