@@ -192,9 +192,9 @@ def adam_warmup_steps(beta2: float) -> int:
 
 def step_law_peak(params: float, tokens: float) -> float:
     """The Step Law prior (Li et al. 2025): the optimal peak LR of AdamW pre-training,
-    ``eta = 1.79 * N^-0.713 * D^0.307`` with ``N`` the model's parameters and ``D`` the
-    training tokens. Fitted on dense and MoE transformers up to about 1B parameters and
-    100B tokens (its held-out check); beyond that it is an extrapolation.
+    ``eta = 1.79 * N^-0.713 * D^0.307`` with ``N`` the model's (non-embedding) parameters
+    and ``D`` the training tokens. Fitted on dense and MoE transformers trained with AdamW
+    (its largest check: 1B parameters, 100B tokens); beyond that it is an extrapolation.
     """
     if not (params > 0 and math.isfinite(params)):
         raise ValueError(f"params (--params) must be a positive number of parameters; got {params!r}")
@@ -618,7 +618,8 @@ def _peak(user_peak: float | None, scale: float | None, adam: bool, opt: str, fi
         inside = n_params <= STEP_LAW_RANGE["params"] and tokens <= STEP_LAW_RANGE["tokens"]
         reasons.append(_reason(
             "peak LR: Step Law prior",
-            f"1.79 * N^-0.713 * D^0.307 with N = {n_params:.3g} parameters and D = {tokens:.3g} tokens "
+            f"1.79 * N^-0.713 * D^0.307 with N = {n_params:.3g} (non-embedding) parameters and "
+            f"D = {tokens:.3g} tokens "
             f"gives {peak:.3g}; a PRIOR, fitted for AdamW pre-training of transformers (up to about 1B "
             "parameters and 100B tokens"
             + ("" if inside else "; your run is beyond that: an extrapolation, trust it less")
@@ -713,8 +714,8 @@ def _nearest_preset(schedule: Schedule, total: int | None, tps: float | None,
         warm_mine = mine.warmup_steps / mine.length if mine.length else 0.0
         warm_theirs = theirs.warmup_steps / theirs.length if theirs.length else 0.0
         endless = (mine.length is None) != (theirs.length is None)
-        distance = (10.0 * mismatch + 1.0 * endless
-                    + abs(math.log10(mine.peak / theirs.peak)) + 5.0 * abs(warm_mine - warm_theirs))
+        decades = abs(math.log10(max(mine.peak, 1e-300)) - math.log10(max(theirs.peak, 1e-300)))
+        distance = 10.0 * mismatch + 1.0 * endless + decades + 5.0 * abs(warm_mine - warm_theirs)
         if best is None or distance < best[0]:
             why = f"{theirs.shape}, peak {theirs.peak:.3g}"
             best = (distance, preset, why)
