@@ -648,8 +648,7 @@ def _peak(user_peak: float | None, scale: float | None, adam: bool, opt: str, fi
                    + ("" if sps is not None else "; give --samples-per-step for your batch"))
             key0 = "goyal"
         if finetune and not adam:
-            peak *= 0.1
-            why += ", / 10 for fine-tuning"
+            why += " (the rule is for training from scratch: fine-tuning usually wants less)"
         reasons.append(_reason("peak LR: a prior", why + ": confirm it with the range test, `lrlab find`",
                                key0))
         if scale is not None:
