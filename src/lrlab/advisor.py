@@ -91,8 +91,9 @@ CITATIONS: dict[str, tuple[str, str]] = {
     "steplaw": ("Li et al. 2025, 'Predictable Scale: Part I, Step Law - Optimal Hyperparameter Scaling "
                 "Law in Large Language Model Pretraining' (eta = 1.79 N^-0.713 D^0.307)",
                 "https://arxiv.org/abs/2503.04715"),
-    "devlin": ("Devlin et al. 2019, 'BERT', Appendix A.3 (fine-tuning: Adam, LR 5e-5, 3e-5 or 2e-5, "
-               "warmup then linear decay)", "https://arxiv.org/abs/1810.04805"),
+    "devlin": ("Devlin et al. 2019, 'BERT', Appendix A.3 (fine-tuning with Adam at 5e-5, 3e-5 or 2e-5) "
+               "and its run_classifier.py (warmup over 10% of the steps, then linear decay to 0)",
+               "https://arxiv.org/abs/1810.04805"),
     "kingma": ("Kingma & Ba 2015, 'Adam: A Method for Stochastic Optimization' (default step size "
                "1e-3)", "https://arxiv.org/abs/1412.6980"),
     "fastai": ("Howard & Gugger 2020, 'fastai: A Layered API for Deep Learning' (fine_tune: 1cycle)",
