@@ -212,3 +212,17 @@ def test_every_family_has_a_section_and_a_plot():
         spec, _ = EXAMPLES[name]
         assert f"{name}(" in spec, f"the example of {name} does not use it: {spec}"
         lrlab.parse(spec)
+
+
+def test_the_peers_named_on_the_families_page_are_checked_by_the_conformance_suite():
+    """A peer function the families page says a family matches must appear in a conformance test."""
+    page = (ROOT / "docs" / "families.md").read_text(encoding="utf-8")
+    suite = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_conformance_*.py"))
+    peer = re.compile(r"^(get_\w+|[A-Z]\w*LR|[A-Z]\w*Restarts|\w+_schedules?|exponential_decay)$")
+    named = set()
+    for paragraph in page.split("\n\n"):
+        if paragraph.startswith("Peers:"):
+            named |= {name for name in re.findall(r"`([^`]+)`", paragraph) if peer.match(name)}
+    assert len(named) >= 15
+    missing = sorted(name for name in named if name not in suite)
+    assert not missing, f"docs/families.md names peers no conformance test checks: {missing}"
