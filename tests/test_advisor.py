@@ -295,3 +295,9 @@ def test_many_tokens_per_parameter_suggest_decay_to_zero():
                for reason in r.reasons)
     few = recommend("1B tokens", tokens_per_step=524288, params="124M", beta2=0.95, compute_budget="3d")
     assert not any(reason.choice == "consider decay to zero" for reason in few.reasons)
+
+
+def test_nearest_preset_uses_model_size_and_run_length():
+    r = recommend("300B tokens", tokens_per_step=524288, params="124M", beta2=0.95)
+    assert r.preset["name"] == "gpt3-125m"
+    assert recommend("1T tokens", tokens_per_step=4e6, params="7B", beta2=0.95).preset["name"] == "llama1-7b"

@@ -435,7 +435,7 @@ def recommend(
         reasons.append(_reason(
             "a linear decay instead of 1cycle", f"{total} steps are too few for 1cycle's rise and "
             "fall: the peak, then a linear decay to 0", "onecycle"))
-    preset = _nearest_preset(schedule, total, tps, spe)
+    preset = _nearest_preset(schedule, n_params)
     if preset is not None:
         reasons.append(_reason(
             f"compare: preset {preset['name']}", f"{preset['why']}; `lrlab show {preset['name']}` shows it",
@@ -704,9 +704,21 @@ def _preset_summaries() -> tuple[tuple[Preset, Summary], ...]:
     return tuple((preset, summary(preset.schedule)) for preset in PRESETS.values())
 
 
-def _nearest_preset(schedule: Schedule, total: int | None, tps: float | None,
-                    spe: float | None) -> dict[str, Any] | None:
-    """The preset closest in shape, then in peak LR, then in warmup fraction."""
+def _size_in_name(name: str) -> float | None:
+    """The model size a preset's name states ('gpt3-125m' -> 1.25e8, 'llama1-7b' -> 7e9)."""
+    match = re.search(r"-(\d+(?:\.\d+)?)([mb])(?:-|$)", name)
+    if match is None:
+        return None
+    return float(match.group(1)) * (1e6 if match.group(2) == "m" else 1e9)
+
+
+def _decades(a: float, b: float) -> float:
+    return abs(math.log10(max(a, 1e-300)) - math.log10(max(b, 1e-300)))
+
+
+def _nearest_preset(schedule: Schedule, n_params: float | None) -> dict[str, Any] | None:
+    """The preset closest in shape first, then in peak LR, length of run, model size (where
+    both are known) and warmup fraction."""
     mine = summary(schedule)
     best: tuple[float, Preset, str] | None = None
     for preset, theirs in _preset_summaries():
@@ -714,8 +726,13 @@ def _nearest_preset(schedule: Schedule, total: int | None, tps: float | None,
         warm_mine = mine.warmup_steps / mine.length if mine.length else 0.0
         warm_theirs = theirs.warmup_steps / theirs.length if theirs.length else 0.0
         endless = (mine.length is None) != (theirs.length is None)
-        decades = abs(math.log10(max(mine.peak, 1e-300)) - math.log10(max(theirs.peak, 1e-300)))
-        distance = 10.0 * mismatch + 1.0 * endless + decades + 5.0 * abs(warm_mine - warm_theirs)
+        distance = (10.0 * mismatch + 1.0 * endless + _decades(mine.peak, theirs.peak)
+                    + 5.0 * abs(warm_mine - warm_theirs))
+        if mine.length and theirs.length:
+            distance += 0.5 * _decades(mine.length, theirs.length)
+        if n_params is not None:
+            size = _size_in_name(preset.name)
+            distance += 1.0 if size is None else 0.5 * _decades(n_params, size)
         if best is None or distance < best[0]:
             why = f"{theirs.shape}, peak {theirs.peak:.3g}"
             best = (distance, preset, why)
@@ -723,4 +740,4 @@ def _nearest_preset(schedule: Schedule, total: int | None, tps: float | None,
         return None
     _, preset, why = best
     return {"name": preset.name, "spec": preset.spec, "citation": preset.citation, "url": preset.url,
-            "why": f"the closest published recipe in shape and peak ({why})"}
+            "why": f"the closest published recipe in shape, peak, length and size ({why})"}
