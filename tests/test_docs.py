@@ -72,11 +72,14 @@ def _trailing_comment(lines: list[str], lineno: int) -> str | None:
 
 
 def _same(value, expected) -> bool:
-    if isinstance(expected, float) and isinstance(value, (int, float)):
+    if hasattr(value, "tolist") and not isinstance(value, (int, float)):
+        value = value.tolist()  # numpy arrays and scalars
+    if isinstance(expected, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
         return math.isclose(value, expected, rel_tol=1e-12, abs_tol=1e-300)
-    if isinstance(expected, tuple) and isinstance(value, tuple) and len(value) == len(expected):
-        return all(_same(v, e) for v, e in zip(value, expected))
-    return value == expected
+    if isinstance(expected, (tuple, list)) and isinstance(value, (tuple, list)):
+        return (type(value) is type(expected) or isinstance(expected, list)) and len(value) == len(
+            expected) and all(_same(v, e) for v, e in zip(value, expected))
+    return bool(value == expected)
 
 
 def run_python(code: str, namespace: dict, where: str) -> None:
@@ -96,7 +99,11 @@ def run_python(code: str, namespace: dict, where: str) -> None:
             with contextlib.suppress(ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 literal = (ast.literal_eval(comment),)
         if literal is not None:
-            value = eval(compile(ast.Expression(statement.value), where, "eval"), namespace)
+            expression = statement.value
+            if (isinstance(expression, ast.Call) and isinstance(expression.func, ast.Name)
+                    and expression.func.id == "print" and len(expression.args) == 1):
+                expression = expression.args[0]  # `print(x)  # 0.5` documents x
+            value = eval(compile(ast.Expression(expression), where, "eval"), namespace)
             assert _same(value, literal[0]), f"{where}: `{source}` is {value!r}, the doc says {comment}"
         else:
             exec(compile(ast.Module([statement], type_ignores=[]), where, "exec"), namespace)
@@ -194,6 +201,9 @@ def test_literal_comments_are_checked():
     with pytest.raises(AssertionError, match="the doc says"):
         run_python("1 + 1  # 3", {}, "check")
     run_python("1 + 1  # 2\n(0.1 + 0.2, 'a')  # (0.30000000000000004, 'a')", {}, "check")
+    run_python("import numpy as np\nnp.array([0.5, 1.0])  # [0.5, 1.0]\nprint(0.25)  # 0.25", {}, "check")
+    with pytest.raises(AssertionError):
+        run_python("print(0.25)  # 0.5", {}, "check")
     with pytest.raises(pytest.fail.Exception):
         run_python("int('1')  # ValueError: would have to raise", {}, "check")
 
