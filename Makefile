@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test test-fast lint bench clean browser
+.PHONY: demo test test-fast lint docs docs-serve bench clean browser
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ browser:
 		SUDO=$$(if [ "$$(id -u)" != 0 ]; then echo sudo; fi); \
 		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
 
-test: lint browser
+test: lint docs browser
 	$(PY) -m pytest -q
 
 # the inner loop: lint and the tests not marked slow (CI runs everything: `make test`)
@@ -37,8 +37,15 @@ test-fast: lint
 	$(PY) -m pytest -q -m "not slow" -x
 
 lint: $(VENV)/.dev
-	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks scripts
 	$(PY) -m mypy
+
+# the documentation site (mkdocs.yml): strict, so a broken link or a stale API page fails CI
+docs: $(VENV)/.dev
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
+docs-serve: $(VENV)/.dev
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --strict --dev-addr 127.0.0.1:8000
 
 bench: $(VENV)/.dev
 	$(PY) benchmarks/bench_core.py
@@ -47,4 +54,4 @@ bench: $(VENV)/.dev
 	$(PY) benchmarks/bench_viz.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis runs
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache .hypothesis runs

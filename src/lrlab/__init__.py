@@ -26,6 +26,14 @@ def preset(name: str, budget: Budget | None = None):
     return get_preset(name).schedule_for(budget)
 
 
+def recommend(*args, **kwargs):
+    """A schedule for a run with a cited reason per choice: :func:`lrlab.advisor.recommend`
+    (imported when first called, so that ``import lrlab`` stays light)."""
+    from lrlab.advisor import recommend as _recommend
+
+    return _recommend(*args, **kwargs)
+
+
 def __getattr__(name: str):
     """``lrlab.plot`` and ``lrlab.export``, imported on first use (so ``import lrlab`` does
     not import matplotlib)."""
@@ -40,5 +48,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'lrlab' has no attribute {name!r}")
 
 
-__all__ = [*_schedule_names, "Budget", "export", "plot", "preset", "steps_to_tokens",
+__all__ = [*_schedule_names, "Budget", "export", "plot", "preset", "recommend", "steps_to_tokens",
            "tokens_to_steps"]

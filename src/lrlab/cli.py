@@ -483,6 +483,9 @@ def _parser() -> argparse.ArgumentParser:
     from lrlab.viz.cli_viz import add_commands as add_viz_commands
 
     add_viz_commands(commands)
+    from lrlab.cli_recommend import add_commands as add_recommend_commands
+
+    add_recommend_commands(commands)
     return parser
 
 
