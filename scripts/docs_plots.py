@@ -48,6 +48,12 @@ EXAMPLES: dict[str, tuple[str, int]] = {
     "shift": ("shift(cosine(1e-3, 0.0, 1000), 300)", 1000),
     "quantize": ("quantize(cosine(1e-3, 0.0, 1000), 100)", 1000),
     "repeat": ("repeat(cosine(1e-3, 1e-4, 250))", 1000),
+    "one_minus_power": ("one_minus_power(1e-3, 0.0, 1000, power=2.0)", 1100),
+    "tanh": ("tanh(1e-3, 1e-5, 1000)", 1100),
+    "inverse_time": ("inverse_time(1e-3, 1.0, every=100, staircase=True)", 1000),
+    "restarts": ("restarts(cosine(1e-3, 1e-5, 100), mult=2.0, decay=0.7, times=3)", 800),
+    "warp": ("warp(cosine(1e-3, 0.0, 1000), 2.0)", 1100),
+    "extend": ("extend(polynomial(1e-3, 1e-4, 200, power=2.0))", 1000),
 }
 
 
