@@ -15,6 +15,16 @@ from lrlab.torch import Scheduler, find_lr, find_lr_task  # noqa: E402
 from lrlab.torch.finder import analyse, diverged, lr_ladder, smooth  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: these models are tiny, and a shared machine makes more threads
+    slower, not faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def make_setup(seed: int = 0):
     """A model with batch norm and dropout, AdamW, a shuffling DataLoader, an lrlab Scheduler."""
     torch.manual_seed(seed)

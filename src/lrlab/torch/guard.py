@@ -72,20 +72,38 @@ def _int(name: str, value: Any, low: int) -> int:
 
 
 class RobustStats:
-    """EMA mean and variance plus the median and MAD of the last ``window`` values.
+    """Running statistics of one signal: an EMA of mean and variance, and a robust z-score.
 
     EMA (ZClip, Kumar et al. 2025): ``mean <- a mean + (1 - a) x``,
-    ``var <- a var + (1 - a) (x - mean)^2`` (the first value initializes the mean, var 0).
-    Robust z-score: ``(x - median) / (1.4826 MAD)`` over the window.
+    ``var <- a var + (1 - a) (x - mean)^2`` (the first value sets the mean, var 0).
+
+    Robust z-score of a new value ``x`` (:meth:`robust_z`), on ``f(x)`` with ``f = log``
+    for a positive scale-like signal (``log=True``: the gradient norm, whose noise is
+    proportional to its level) and ``f(x) = x`` otherwise (the loss)::
+
+        level = median of the last ``recent`` values of f
+        noise = 1.4826 * MAD(first differences of f over the last ``window``) / sqrt(2)
+        z     = (f(x) - level) / noise
+
+    Measuring the noise on step-to-step differences, not on the levels, keeps a slow
+    trend from looking like spread, and the short ``recent`` median follows a trend with
+    little lag: a gradient norm that doubles over hundreds of updates (AdamW under a
+    decaying LR, Defazio et al. 2025) stays near z = 0, while a jump of one update stands
+    out. The noise is floored at 1e-3 (log) or 1e-3 of ``|level|``.
     """
 
-    def __init__(self, alpha: float = 0.97, window: int = 128) -> None:
+    def __init__(self, alpha: float = 0.97, window: int = 128, recent: int = 16, log: bool = False) -> None:
         self.alpha = _real("alpha", alpha, low=0.0, high=1.0)
         self.window = _int("window", window, 2)
+        self.recent = _int("recent", recent, 1)
+        self.log = bool(log)
         self.mean = math.nan
         self.var = 0.0
         self.count = 0
-        self.values: deque[float] = deque(maxlen=self.window)
+        self.values: deque[float] = deque(maxlen=self.window + 1)
+
+    def _f(self, x: float) -> float:
+        return math.log(max(x, 1e-30)) if self.log else x
 
     def update(self, x: float) -> None:
         if self.count == 0:
@@ -95,7 +113,7 @@ class RobustStats:
             self.mean += (1 - self.alpha) * delta
             self.var = self.alpha * self.var + (1 - self.alpha) * delta * delta
         self.count += 1
-        self.values.append(x)
+        self.values.append(self._f(x))
 
     @property
     def std(self) -> float:
@@ -107,31 +125,43 @@ class RobustStats:
             return 0.0
         return (x - self.mean) / self.std
 
-    def median(self) -> float:
-        values = sorted(self.values)
-        n = len(values)
-        if not n:
+    def level(self) -> float:
+        """The median of the last ``recent`` (transformed) values."""
+        return _median(list(self.values)[-self.recent:])
+
+    def noise(self) -> float:
+        """``1.4826 MAD(differences) / sqrt(2)``: the spread of one value around the trend."""
+        values = list(self.values)
+        diffs = [b - a for a, b in zip(values, values[1:])]
+        if not diffs:
             return math.nan
-        return values[n // 2] if n % 2 else 0.5 * (values[n // 2 - 1] + values[n // 2])
+        med = _median(diffs)
+        mad = _median([abs(d - med) for d in diffs])
+        floor = 1e-3 if self.log else max(1e-3 * abs(self.level()), 1e-12)
+        return max(MAD_TO_STD * mad / math.sqrt(2.0), floor)
 
     def robust_z(self, x: float) -> float:
-        """``(x - median) / (1.4826 MAD)`` over the window; the MAD is floored at 1e-3 of
-        ``|median|`` (a perfectly flat window does not make every wiggle a spike)."""
-        if len(self.values) < 2:
+        """How many noise units ``x`` lies above the recent level (0 with < 3 values)."""
+        if len(self.values) < 3:
             return 0.0
-        med = self.median()
-        mad = sorted(abs(v - med) for v in self.values)[len(self.values) // 2]
-        scale = MAD_TO_STD * max(mad, 1e-3 * abs(med), 1e-12)
-        return (x - med) / scale
+        return (self._f(x) - self.level()) / self.noise()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "window": self.window, "mean": self.mean, "var": self.var,
-                "count": self.count, "values": list(self.values)}
+        return {"alpha": self.alpha, "window": self.window, "recent": self.recent, "log": self.log,
+                "mean": self.mean, "var": self.var, "count": self.count, "values": list(self.values)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.alpha, self.window = state["alpha"], state["window"]
+        self.alpha, self.window, self.recent, self.log = state["alpha"], state["window"], state["recent"], state["log"]
         self.mean, self.var, self.count = state["mean"], state["var"], state["count"]
-        self.values = deque(state["values"], maxlen=self.window)
+        self.values = deque(state["values"], maxlen=self.window + 1)
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    if not n:
+        return math.nan
+    return ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
 
 
 # --- plateau control ----------------------------------------------------------------------
@@ -315,8 +345,8 @@ class Guard:
         self.ratio_every = _int("ratio_every", ratio_every, 0)
         self.window = _int("window", window, 2)
         self.loss_stats = RobustStats(_real("clip_alpha", clip_alpha, low=0.0, high=1.0), self.window)
-        self.norm_stats = RobustStats(clip_alpha, self.window)
-        self.ratio_stats = RobustStats(clip_alpha, self.window)
+        self.norm_stats = RobustStats(clip_alpha, self.window, log=True)
+        self.ratio_stats = RobustStats(clip_alpha, self.window, log=True)
         self.plateau = plateau
         self.sync = bool(sync)
         self.logger = logger
@@ -384,8 +414,8 @@ class Guard:
         elif ready and max(loss_z, norm_z) > self.skip_sigma:
             which = "loss" if loss_z >= norm_z else "gradient norm"
             shown = value if which == "loss" else norm
-            reason = (f"{which} {shown:.4g} is {max(loss_z, norm_z):.1f} robust sigmas above the median of "
-                      f"the last {len(self.loss_stats.values)} updates")
+            reason = (f"{which} {shown:.4g} is {max(loss_z, norm_z):.1f} robust sigmas above its recent level "
+                      f"(noise from the last {len(self.loss_stats.values)} updates)")
             if "skip" in self.actions:
                 skipped, action = True, "skip"
                 self.counts["skip"] += 1
@@ -650,7 +680,8 @@ class Surgeon:
       ``total_steps - min_decay``. From ``s`` on: ``cosine(lr(s), final_lr, total_steps - s)``;
     - during the decay, when the loss EMA has not improved by ``plateau_threshold``
       (relative) for ``patience`` updates, the LR is multiplied by ``factor`` (not below
-      ``floor`` times the scheduled value), then ``cooldown`` updates pass.
+      ``floor`` times the scheduled value) from the next update on, then ``cooldown``
+      updates pass.
 
     :attr:`schedule` is the lrlab schedule of what was decided so far (text form with
     ``str()``); :attr:`events` the decisions. Drive an optimizer with :meth:`apply` before
@@ -689,6 +720,7 @@ class Surgeon:
         self.ema = math.nan
         self.updates = 0
         self.max_drop = 0.0
+        self.cuts: list[tuple[int, float]] = []
         self.history: deque[float] = deque(maxlen=self.window + 1)
         self.best = math.inf
         self.bad = 0
@@ -713,9 +745,11 @@ class Surgeon:
     def lr(self, step: int) -> float:
         """The LR of update ``step`` given the decisions so far."""
         base = float(self.schedule(step))
-        if self.phase == "decay":
-            return max(base * self.multiplier, base * self.floor)
-        return base
+        multiplier = 1.0
+        for at, value in self.cuts:
+            if at <= step:
+                multiplier = value
+        return max(base * multiplier, base * self.floor) if multiplier != 1.0 else base
 
     def apply(self, optimizer: torch.optim.Optimizer, step: int) -> float:
         """Set every param group's LR to :meth:`lr` (``step``); returns it."""
@@ -762,6 +796,7 @@ class Surgeon:
             elif self.bad >= self.patience and self.multiplier * self.factor >= self.floor:
                 before = self.multiplier
                 self.multiplier *= self.factor
+                self.cuts.append((nxt, self.multiplier))
                 self.bad, self.cooling = 0, self.cooldown
                 new.append(Event(nxt, "reduce_lr", f"loss EMA {self.ema:.4g} no better than {self.best:.4g} "
                                                    f"for {self.patience} updates: LR multiplier {before:.3g} -> "
@@ -779,13 +814,14 @@ class Surgeon:
     def state_dict(self) -> dict[str, Any]:
         return {"phase": self.phase, "switch_step": self.switch_step, "switch_lr": self.switch_lr,
                 "multiplier": self.multiplier, "ema": self.ema, "updates": self.updates,
-                "max_drop": self.max_drop, "history": list(self.history), "best": self.best, "bad": self.bad, "cooling": self.cooling,
+                "max_drop": self.max_drop, "cuts": [list(c) for c in self.cuts], "history": list(self.history), "best": self.best, "bad": self.bad, "cooling": self.cooling,
                 "events": [e.to_dict() for e in self.events]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.phase, self.switch_step, self.switch_lr = state["phase"], state["switch_step"], state["switch_lr"]
         self.multiplier, self.ema, self.updates = state["multiplier"], state["ema"], state["updates"]
         self.max_drop = state["max_drop"]
+        self.cuts = [(int(a), float(b)) for a, b in state["cuts"]]
         self.history = deque(state["history"], maxlen=self.window + 1)
         self.best, self.bad, self.cooling = state["best"], state["bad"], state["cooling"]
         self.events = [Event(**e) for e in state["events"]]
