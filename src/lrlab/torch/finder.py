@@ -117,13 +117,14 @@ def _longest_descent(values: np.ndarray) -> tuple[int, int]:
 
 
 def suggest(lrs: Sequence[float], smoothed: Sequence[float], *, stopped_for_divergence: bool,
-            skip_start: int = 0, end_lr: float | None = None) -> dict[str, Suggestion]:
+            skip_start: int = 0, end_lr: float | None = None, min_drop: float = 0.01) -> dict[str, Suggestion]:
     """The labelled suggestions read off a (log-LR, smoothed-loss) curve.
 
     - ``steepest``: the LR of the most negative slope ``d smoothed / d ln lr`` (central
       differences), before the minimum.
     - ``valley``: the geometric middle of the longest descending stretch of the curve (the
-      idea of fastai's ``valley``: Kerem Turgutlu's longest-valley rule).
+      idea of fastai's ``valley``, by Kerem Turgutlu), counted from where the loss has made
+      10% of its descent: a long, almost flat start at tiny LRs is no valley.
     - ``min/10``: a tenth of the LR at the smoothed minimum (fastai's ``minimum``).
     - ``stable/2``: half the largest LR before divergence: the LR where the final ascent of
       the smoothed loss began (walking back from the divergence, or from the first point
@@ -135,7 +136,8 @@ def suggest(lrs: Sequence[float], smoothed: Sequence[float], *, stopped_for_dive
     - ``1cycle``: the recommended ``max_lr`` of 1cycle: the LR of the minimum / 3 (its
       warmup of 30% and annealing tolerate LRs close to the edge; Smith & Topin 2019).
 
-    A curve with no descending part gives None for every label, with the reason.
+    A curve with no descending part, or whose smoothed loss falls by less than ``min_drop``
+    (1%) of its starting value before it rises, gives None for every label, with the reason.
     """
     x = np.log(np.asarray(lrs, dtype=np.float64))
     y = np.asarray(smoothed, dtype=np.float64)
@@ -155,16 +157,24 @@ def suggest(lrs: Sequence[float], smoothed: Sequence[float], *, stopped_for_dive
         why = (f"the smoothed loss never fell below its value at the start of the sweep "
                f"(lr={math.exp(x[lo]):.3g}); the curve has no descending part: lower start_lr")
         return {label: Suggestion(None, why) for label in LABELS}
+    if drop < min_drop * abs(y[lo]):
+        why = (f"the smoothed loss fell only {100 * drop / abs(y[lo]):.2g}% (from {y[lo]:.4g} to "
+               f"{y[i_min]:.4g}) before it rose: too little descent to read; raise num_steps "
+               f"(or use larger batches)")
+        return {label: Suggestion(None, why) for label in LABELS}
     slope = np.gradient(y[lo:i_min + 1], x[lo:i_min + 1]) if i_min - lo >= 1 else np.zeros(1)
     i_steep = lo + int(np.argmin(slope))
     lr_steep = float(math.exp(x[i_steep]))
     out["steepest"] = Suggestion(lr_steep, f"steepest descent of the smoothed loss against log lr "
                                            f"(slope {float(slope.min()):.3g} per e-fold) at step {i_steep}")
-    a, b = _longest_descent(y[lo:])
-    a, b = a + lo, b + lo
+    a = lo + int(np.flatnonzero(y[lo:i_min + 1] <= y[lo] - 0.1 * drop)[0])
+    sub = y[a:i_min + 1]
+    start, end = _longest_descent(sub)
+    a, b = a + start, a + end
     lr_valley = float(math.exp(0.5 * (x[a] + x[b])))
-    out["valley"] = Suggestion(lr_valley, f"middle (in log lr) of the longest descending stretch, "
-                                          f"steps {a}..{b} (lr {math.exp(x[a]):.3g}..{math.exp(x[b]):.3g})")
+    out["valley"] = Suggestion(lr_valley, f"middle (in log lr) of the longest descending stretch after the "
+                                          f"first 10% of the descent, steps {a}..{b} "
+                                          f"(lr {math.exp(x[a]):.3g}..{math.exp(x[b]):.3g})")
     out["min/10"] = Suggestion(lr_min / 10, f"a tenth of lr={lr_min:.3g}, where the smoothed loss is "
                                             f"lowest ({y[i_min]:.4g}, step {i_min})")
     above = np.flatnonzero(y[i_min:] > y[lo])
@@ -338,6 +348,22 @@ def _check_ladder(start_lr: Any, end_lr: Any, num_steps: Any, mode: Any) -> None
         raise ValueError(f"mode must be 'exponential' or 'linear'; got {mode!r}")
 
 
+def auto_beta(num_steps: int) -> float:
+    """The EMA factor whose lag, ``beta / (1 - beta)`` updates, is about 5% of the sweep:
+    ``1 - 1 / max(5, num_steps / 20)`` (0.8 for 100 updates, 0.933 for 300).
+
+    fastai's fixed 0.98 lags 49 updates: half of a 100-update sweep, 4 decades of LR on
+    the 1e-7..10 ladder, which shifts every suggestion read off the smoothed curve to larger
+    LRs than the ones that produced the loss."""
+    return 1.0 - 1.0 / max(5.0, num_steps / 20.0)
+
+
+def _beta(value: Any, num_steps: int) -> float:
+    if value is None:
+        return auto_beta(num_steps)
+    return _number("smooth_beta", value, low=0.0, high=0.999)
+
+
 def _check_seeds(seeds: Any) -> list[int] | None:
     if seeds is None:
         return None
@@ -412,7 +438,7 @@ def _group_scales(optimizer: Any) -> list[float]:
 def find_lr(model: Any = None, optimizer: Any = None, data: Iterable[Any] | None = None,
             loss_fn: Callable[..., Any] | None = None, *, step: Callable[..., Any] | None = None,
             start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100,
-            mode: str = "exponential", smooth_beta: float = 0.98, diverge_factor: float = 4.0,
+            mode: str = "exponential", smooth_beta: float | None = None, diverge_factor: float = 4.0,
             accumulation_steps: int = 1, scaler: Any = None, amp_dtype: Any = None,
             scheduler: Any = None, seeds: Sequence[int] | None = None, skip_start: int | None = None,
             progress: Callable[[int, int, float, float], None] | None = None) -> FinderResult:
@@ -454,7 +480,7 @@ def find_lr(model: Any = None, optimizer: Any = None, data: Iterable[Any] | None
     from ._state import TrainingState
 
     _check_ladder(start_lr, end_lr, num_steps, mode)
-    smooth_beta = _number("smooth_beta", smooth_beta, low=0.0, high=0.999)
+    smooth_beta = _beta(smooth_beta, num_steps)
     diverge_factor = _number("diverge_factor", diverge_factor)
     if not diverge_factor > 1:
         raise ValueError(f"diverge_factor must be > 1; got {diverge_factor!r}")
@@ -601,7 +627,7 @@ def _unpack(batch: Any) -> tuple[Any, Any]:
 
 def find_lr_task(task: Any, *, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100,
                  mode: str = "exponential", seeds: Sequence[int] = (0,), options: Mapping[str, Any] | None = None,
-                 smooth_beta: float = 0.98, diverge_factor: float = 4.0, skip_start: int | None = None,
+                 smooth_beta: float | None = None, diverge_factor: float = 4.0, skip_start: int | None = None,
                  progress: Callable[[int, int, float, float], None] | None = None) -> FinderResult:
     """The range test on a lab task (``circle``, ``digits``, ``charlm`` or ``module:fn``).
 
@@ -616,7 +642,7 @@ def find_lr_task(task: Any, *, start_lr: float = 1e-7, end_lr: float = 10.0, num
     from lrlab.lab.tasks import check_task_options, get_task
 
     _check_ladder(start_lr, end_lr, num_steps, mode)
-    smooth_beta = _number("smooth_beta", smooth_beta, low=0.0, high=0.999)
+    smooth_beta = _beta(smooth_beta, num_steps)
     diverge_factor = _number("diverge_factor", diverge_factor)
     if not diverge_factor > 1:
         raise ValueError(f"diverge_factor must be > 1; got {diverge_factor!r}")
@@ -649,7 +675,7 @@ def find_lr_task(task: Any, *, start_lr: float = 1e-7, end_lr: float = 10.0, num
                         sum(r.num_updates for r in runs), runs, settings)
 
 
-def analyse(lrs: Sequence[float], losses: Sequence[float], *, smooth_beta: float = 0.98,
+def analyse(lrs: Sequence[float], losses: Sequence[float], *, smooth_beta: float | None = None,
             diverge_factor: float = 4.0, skip_start: int = 0, end_lr: float | None = None,
             settings: Mapping[str, Any] | None = None, task_stop: str | None = None) -> FinderResult:
     """A :class:`FinderResult` from a recorded ``(lr, loss)`` sweep (e.g. from your own
@@ -658,6 +684,7 @@ def analyse(lrs: Sequence[float], losses: Sequence[float], *, smooth_beta: float
         raise ValueError(f"lrs and losses must have the same length; got {len(lrs)} and {len(losses)}")
     if not len(lrs):
         raise ValueError("lrs is empty: the sweep recorded no update")
+    smooth_beta = _beta(smooth_beta, len(lrs))
     smoothed = smooth([float(v) for v in losses], smooth_beta)
     best, first = math.inf, float(smoothed[0])
     n, stopped, reason = len(lrs), False, f"reached lr={lrs[-1]:.3g} after {len(lrs)} updates"
