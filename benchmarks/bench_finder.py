@@ -177,6 +177,170 @@ def markdown(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# --- demonstrations on charlm: guard, surgeon, sharpness -----------------------------------
+#
+# The lab's tasks train internally; these demonstrations need the model, the optimizer and
+# the batches, so they rebuild charlm's pieces (its model class, corpus and batching) at a
+# small size: 1 layer, 4 heads, 32 wide, context 32, 16 sequences per batch.
+
+SMALL = {"n_layer": 1, "n_head": 4, "n_embd": 32, "block_size": 32, "batch_size": 16}
+
+
+def charlm_parts(seed: int, lr: float):
+    """(model, optimizer, next_batch, evaluate) for a small charlm, as the task builds it."""
+    import torch
+
+    from lrlab.lab.tasks import charlm
+    from lrlab.torch import param_groups
+
+    gpt = getattr(charlm, "_gpt_class", None)
+    make_batch = getattr(charlm, "_batch", None)
+    if gpt is None or make_batch is None:
+        raise SystemExit("this lrlab's charlm task has no model builder to reuse (see docs/guard.md)")
+    train, val, vocab = charlm.encoded()
+    block, batch = SMALL["block_size"], SMALL["batch_size"]
+    torch.manual_seed(seed)
+    model = gpt()(len(vocab), block, SMALL["n_layer"], SMALL["n_head"], SMALL["n_embd"])
+    optimizer = torch.optim.AdamW(param_groups(model, 0.1), lr=lr, betas=(0.9, 0.95))
+    rng = np.random.default_rng(seed)
+    val_rng = np.random.default_rng(20240601)
+    val_batches = [make_batch(val, val_rng.integers(0, len(val) - block - 1, size=batch), block) for _ in range(16)]
+
+    def next_batch():
+        return make_batch(train, rng.integers(0, len(train) - block - 1, size=batch), block)
+
+    def evaluate() -> float:
+        model.eval()
+        with torch.no_grad():
+            loss = float(np.mean([model(x, y)[1].item() for x, y in val_batches]))
+        model.train()
+        return loss
+
+    return model, optimizer, next_batch, evaluate
+
+
+def demo_guard(seeds: list[int], steps: int = 600, peak: float = 1e-2) -> dict[str, Any]:
+    """Bad batches (targets replaced by random characters at 3 places, 3 batches each) and
+    an LR spike (x30 for 5 updates at 70% of the run): clean, unguarded, guarded."""
+    import torch
+
+    from lrlab.torch import Guard, Scheduler
+
+    bad_at = {int(steps * f) + k for f in (0.25, 0.4, 0.55) for k in range(3)}
+    spike = range(int(0.7 * steps), int(0.7 * steps) + 5)
+    out: dict[str, list[float]] = {"clean": [], "unguarded": [], "guarded": []}
+    events: dict[int, list[str]] = {}
+    for arm in out:
+        for seed in seeds:
+            model, optimizer, next_batch, evaluate = charlm_parts(seed, peak)
+            schedule = lrlab.warmup(steps // 20, lrlab.cosine(peak, 0.0, steps - steps // 20))
+            scheduler = Scheduler(optimizer, schedule)
+            guard = Guard(model, optimizer, scheduler=scheduler) if arm == "guarded" else None
+            gen = torch.Generator().manual_seed(seed)
+            t = 0
+            for _ in range(steps):
+                x, y = next_batch()
+                if guard is not None and guard.skip_batches > 0:
+                    guard.skip_batches -= 1
+                    continue
+                if arm != "clean" and t in bad_at:
+                    y = torch.randint(0, 96, y.shape, generator=gen)
+                factor = 30.0 if arm != "clean" and t in spike else 1.0
+                for g in optimizer.param_groups:
+                    g["lr"] = g["lr"] * factor
+                _, loss = model(x, y)
+                optimizer.zero_grad()
+                loss.backward()
+                if guard is None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+                else:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    guard.step(loss)
+                for g in optimizer.param_groups:
+                    g["lr"] = g["lr"] / factor
+                scheduler.step()
+                t = scheduler.last_epoch
+            final = evaluate()
+            out[arm].append(final if math.isfinite(final) else math.inf)
+            if guard is not None:
+                events[seed] = [f"{e.step}:{e.kind}" for e in guard.events]
+            print(f"  guard demo {arm} seed {seed}: val {final:.4f}", file=sys.stderr, flush=True)
+    return {"steps": steps, "peak": peak, "bad_batches_at": sorted(bad_at), "lr_spike_x30_at": list(spike),
+            "final_val": out, "guard_events": events}
+
+
+def demo_surgeon(seeds: list[int], steps: int = 600, peak: float = 1e-2) -> dict[str, Any]:
+    """The surgeon (warmup up to 10%, switch when the loss stabilises, plateau cuts) against a
+    hand-set warmup 5% + cosine to 0 at the same peak and length."""
+    from lrlab.torch import Scheduler, Surgeon
+
+    out: dict[str, Any] = {"hand": [], "surgeon": [], "switch": [], "events": {}}
+    for seed in seeds:
+        for arm in ("hand", "surgeon"):
+            model, optimizer, next_batch, evaluate = charlm_parts(seed, peak)
+            surgeon = Surgeon(peak, steps) if arm == "surgeon" else None
+            scheduler = None if surgeon else Scheduler(optimizer, lrlab.warmup(steps // 20, lrlab.cosine(
+                peak, 0.0, steps - steps // 20)))
+            for t in range(steps):
+                if surgeon is not None:
+                    surgeon.apply(optimizer, t)
+                x, y = next_batch()
+                _, loss = model(x, y)
+                optimizer.zero_grad()
+                loss.backward()
+                import torch
+
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                if surgeon is not None:
+                    surgeon.update(t, loss.item())
+                else:
+                    scheduler.step()
+            out[arm].append(evaluate())
+            if surgeon is not None:
+                out["switch"].append(surgeon.switch_step)
+                out["events"][seed] = [f"{e.step}:{e.kind}" for e in surgeon.events]
+                out.setdefault("schedules", []).append(str(surgeon.schedule))
+            print(f"  surgeon demo {arm} seed {seed}: val {out[arm][-1]:.4f}", file=sys.stderr, flush=True)
+    out.update(steps=steps, peak=peak)
+    return out
+
+
+def demo_sharpness(seed: int = 0, steps: int = 200, peak: float = 1e-2) -> dict[str, Any]:
+    """AdamW's preconditioned sharpness against 38/lr_t, with and without a 50-update warmup."""
+    from lrlab.torch import SharpnessProbe
+
+    probe_at = [0, 5, 10, 25, 50, 100, 150, 199]
+    out: dict[str, Any] = {"steps": probe_at, "peak": peak}
+    for warm in (0, 50):
+        model, optimizer, next_batch, evaluate = charlm_parts(seed, peak)
+        probe = SharpnessProbe(steps=probe_at, max_hvps=20, tol=1e-2)
+        probe_batch = next_batch()
+        losses = []
+        for t in range(steps):
+            lr_t = peak * min(1.0, t / warm) if warm else peak
+            for g in optimizer.param_groups:
+                g["lr"] = max(lr_t, 1e-12)
+            if t > 0:  # Adam's preconditioner exists after its first step
+                probe.maybe(t, model=model, closure=lambda: model(*probe_batch)[1], optimizer=optimizer)
+            x, y = next_batch()
+            _, loss = model(x, y)
+            losses.append(loss.item())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        out[f"warmup_{warm}"] = {
+            "eig": [r.eigenvalue for r in probe.results], "at": [r.step for r in probe.results],
+            "lr_t": [r.lr for r in probe.results], "ratio_to_38_over_lr_t": [r.ratio for r in probe.results],
+            "hvps": [r.hvps for r in probe.results], "final_val": evaluate(),
+            "max_loss_first_50": max(losses[:50]),
+        }
+        print(f"  sharpness demo warmup {warm}: {out[f'warmup_{warm}']}", file=sys.stderr, flush=True)
+    out["threshold_at_peak"] = 38 / peak
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", action="append", help="task(s) (default: circle, digits, charlm)")
@@ -185,6 +349,9 @@ def main() -> None:
     parser.add_argument("--sweep-steps", type=int, default=100)
     parser.add_argument("--sweep-seeds", type=int, default=3)
     parser.add_argument("--out", default="bench-out/finder")
+    parser.add_argument("--demo", choices=("guard", "surgeon", "sharpness"), action="append",
+                        help="run a demonstration on a small charlm instead of the benchmark")
+    parser.add_argument("--demo-seeds", type=int, default=3)
     parser.add_argument("--metric", default="train", choices=("train", "val"),
                         help="final loss: mean training loss of the last 5%% (default) or last val_loss")
     args = parser.parse_args()
@@ -193,6 +360,16 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    if args.demo:
+        seeds = list(range(args.demo_seeds))
+        demos = {"guard": lambda: demo_guard(seeds), "surgeon": lambda: demo_surgeon(seeds),
+                 "sharpness": lambda: demo_sharpness()}
+        for name in args.demo:
+            result = demos[name]()
+            with open(os.path.join(args.out, f"demo_{name}.json"), "w") as f:
+                json.dump(result, f, indent=1, default=str)
+            print(json.dumps(result, default=str))
+        return
     results = [bench_task(task, args, store) for task in (args.task or list(DEFAULTS))]
     report = {"machine": machine(torch=torch.__version__), "results": results}
     with open(os.path.join(args.out, "finder.json"), "w") as f:

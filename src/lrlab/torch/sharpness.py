@@ -125,7 +125,9 @@ def sharpness(model: torch.nn.Module | None = None, loss_fn: Callable[..., Any] 
     to the first's. Without an optimizer, pass ``lr`` (plain GD line ``2/lr``).
 
     At most ``max_hvps`` Hessian-vector products; stops earlier when the Rayleigh quotient
-    changes by less than ``tol`` (relative). The start vector is drawn from a private
+    changes by less than ``tol`` (relative). Power iteration finds the eigenvalue of largest
+    magnitude; when that one is negative (negative curvature, common early in training),
+    the remaining budget iterates on ``A - lambda_neg I`` to find the largest positive one. The start vector is drawn from a private
     generator seeded by ``seed``; the global RNG is untouched.
     """
     if isinstance(max_hvps, bool) or not isinstance(max_hvps, numbers.Integral) or max_hvps < 1:
@@ -193,29 +195,47 @@ def sharpness(model: torch.nn.Module | None = None, loss_fn: Callable[..., Any] 
                 root = [torch.ones_like(p, dtype=torch.float32) for p in ps]
             gen = torch.Generator(device=ps[0].device.type if ps[0].device.type != "mps" else "cpu")
             gen.manual_seed(seed)
-            v = [torch.randn(p.shape, generator=gen, device=p.device, dtype=p.dtype) for p in ps]
-            norm = torch.sqrt(sum((x.float() ** 2).sum() for x in v))
-            v = [x / norm for x in v]
-            eig, prev, converged, used = math.nan, math.nan, False, 0
-            for _ in range(int(max_hvps)):
-                u = [x * r.to(x.dtype) for x, r in zip(v, root)]
+
+            def apply(vec: list[torch.Tensor]) -> list[torch.Tensor]:
+                u = [x * r.to(x.dtype) for x, r in zip(vec, root)]
                 hu = torch.autograd.grad(gs, ps, grad_outputs=u, retain_graph=True, allow_unused=True)
-                w = [torch.zeros_like(x) if h is None else h.detach() * r.to(h.dtype) for h, x, r in zip(hu, v, root)]
-                used += 1
-                eig = float(sum((a.float() * b.float()).sum() for a, b in zip(v, w)))
-                norm = torch.sqrt(sum((x.float() ** 2).sum() for x in w))
-                if not math.isfinite(eig) or float(norm) == 0.0:
-                    break
-                v = [x / norm for x in w]
-                if math.isfinite(prev) and abs(eig - prev) <= tol * max(abs(eig), 1e-30):
-                    converged = True
-                    break
-                prev = eig
+                return [torch.zeros_like(x) if h is None else h.detach() * r.to(h.dtype)
+                        for h, x, r in zip(hu, vec, root)]
+
+            eig, converged, used = _power(apply, ps, gen, int(max_hvps), float(tol), 0.0)
+            if math.isfinite(eig) and eig < 0 and used < max_hvps:
+                # the largest |eigenvalue| is negative curvature: shift it to 0 and find the top
+                top, converged, more = _power(apply, ps, gen, int(max_hvps) - used, float(tol), eig)
+                used += more
+                eig = top + eig
     finally:
         saved.restore()
     line = threshold(lr, "adam" if preconditioned else "gd", beta)
     return Sharpness(eig, lr, line, eig / line, "adam" if preconditioned else ("gd" if beta == 0 else "momentum"),
                      used, converged, step)
+
+
+def _power(apply: Callable[[list[torch.Tensor]], list[torch.Tensor]], ps: list[torch.Tensor],
+           gen: torch.Generator, budget: int, tol: float, shift: float) -> tuple[float, bool, int]:
+    """Power iteration on ``A - shift I``: (Rayleigh quotient, converged, HVPs used)."""
+    v = [torch.randn(p.shape, generator=gen, device=p.device, dtype=p.dtype) for p in ps]
+    norm = torch.sqrt(sum((x.float() ** 2).sum() for x in v))
+    v = [x / norm for x in v]
+    eig, prev, used = math.nan, math.nan, 0
+    for _ in range(budget):
+        w = apply(v)
+        if shift:
+            w = [a - shift * b for a, b in zip(w, v)]
+        used += 1
+        eig = float(sum((a.float() * b.float()).sum() for a, b in zip(v, w)))
+        norm = torch.sqrt(sum((x.float() ** 2).sum() for x in w))
+        if not math.isfinite(eig) or float(norm) == 0.0:
+            return eig, False, used
+        v = [x / norm for x in w]
+        if math.isfinite(prev) and abs(eig - prev) <= tol * max(abs(eig), 1e-30):
+            return eig, True, used
+        prev = eig
+    return eig, False, used
 
 
 @dataclass
