@@ -315,7 +315,7 @@ def demo_sharpness(seed: int = 0, steps: int = 200, peak: float = 1e-2) -> dict[
     out: dict[str, Any] = {"steps": probe_at, "peak": peak}
     for warm in (0, 50):
         model, optimizer, next_batch, evaluate = charlm_parts(seed, peak)
-        probe = SharpnessProbe(steps=probe_at, max_hvps=20, tol=1e-2)
+        probe = SharpnessProbe(steps=probe_at, max_hvps=60, tol=1e-2)
         probe_batch = next_batch()
         losses = []
         for t in range(steps):
@@ -333,7 +333,8 @@ def demo_sharpness(seed: int = 0, steps: int = 200, peak: float = 1e-2) -> dict[
         out[f"warmup_{warm}"] = {
             "eig": [r.eigenvalue for r in probe.results], "at": [r.step for r in probe.results],
             "lr_t": [r.lr for r in probe.results], "ratio_to_38_over_lr_t": [r.ratio for r in probe.results],
-            "hvps": [r.hvps for r in probe.results], "final_val": evaluate(),
+            "hvps": [r.hvps for r in probe.results], "converged": [r.converged for r in probe.results],
+            "final_val": evaluate(),
             "max_loss_first_50": max(losses[:50]),
         }
         print(f"  sharpness demo warmup {warm}: {out[f'warmup_{warm}']}", file=sys.stderr, flush=True)
