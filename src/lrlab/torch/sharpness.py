@@ -234,7 +234,7 @@ def _power(apply: Callable[[list[torch.Tensor]], list[torch.Tensor]], ps: list[t
         norm = torch.sqrt(sum((x.float() ** 2).sum() for x in w))
         if not math.isfinite(eig) or float(norm) == 0.0:
             return eig, False, used
-        if residual <= tol * abs(eig):
+        if residual <= tol * abs(eig + shift):  # the residual of A itself: same vector
             return eig, True, used
         v = [x / norm for x in w]
     return eig, False, used
