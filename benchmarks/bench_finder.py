@@ -37,9 +37,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import lrlab  # noqa: E402
-from _common import machine  # noqa: E402
-from lrlab.lab.tasks import get_task  # noqa: E402
+import lrlab
+from _common import machine
+from lrlab.lab.tasks import get_task
 
 #: per task: (grid peaks low, high, steps of a full run, task options)
 DEFAULTS: dict[str, tuple[float, float, int, dict[str, Any]]] = {
@@ -51,7 +51,7 @@ DEFAULTS: dict[str, tuple[float, float, int, dict[str, Any]]] = {
 
 def grid_peaks(low: float, high: float) -> list[float]:
     """Peaks ``low * sqrt(2)^k`` up to ``high`` (inclusive, to rounding)."""
-    count = int(math.floor(2 * math.log2(high / low) + 1e-9)) + 1
+    count = math.floor(2 * math.log2(high / low) + 1e-9) + 1
     return [float(f"{low * math.sqrt(2) ** k:.4g}") for k in range(count)]
 
 
@@ -62,10 +62,12 @@ def final_losses(result: Any) -> dict[str, float]:
     if result.diverged:
         return {"train": math.inf, "val": math.inf}
     rows = result.history
-    tail = rows[-max(1, len(rows) // 20):]
+    tail = rows[-max(1, len(rows) // 20) :]
     last_val = rows[-1].val_loss
-    return {"train": float(np.mean([r.loss for r in tail])),
-            "val": float(last_val) if last_val is not None else math.inf}
+    return {
+        "train": float(np.mean([r.loss for r in tail])),
+        "val": float(last_val) if last_val is not None else math.inf,
+    }
 
 
 def schedule_for(peak: float, steps: int) -> lrlab.Schedule:
@@ -76,26 +78,34 @@ def schedule_for(peak: float, steps: int) -> lrlab.Schedule:
 class Store:
     """Runs as JSON lines: key -> final losses (resumable)."""
 
-    def __init__(self, path: str, metric: str = "train") -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
-        self.metric = metric
         self.values: dict[str, dict[str, float]] = {}
         if os.path.exists(path):
             with open(path) as f:
                 for line in f:
                     row = json.loads(line)
-                    self.values[row["key"]] = {k: math.inf if v is None else v for k, v in row["losses"].items()}
+                    self.values[row["key"]] = {
+                        k: math.inf if v is None else v for k, v in row["losses"].items()
+                    }
 
-    def get(self, task: str, options: dict[str, Any], peak: float, seed: int, steps: int) -> float:
+    def get(self, task: str, options: dict[str, Any], peak: float, seed: int, steps: int) -> dict[str, float]:
         key = json.dumps([task, options, f"{peak:.6g}", seed, steps], sort_keys=True)
         if key not in self.values:
             result = get_task(task).run(schedule_for(peak, steps), seed=seed, steps=steps, **options)
             losses = final_losses(result)
             self.values[key] = losses
             with open(self.path, "a") as f:
-                f.write(json.dumps({"key": key, "losses": {k: v if math.isfinite(v) else None
-                                                           for k, v in losses.items()}}) + "\n")
-        return self.values[key][self.metric]
+                f.write(
+                    json.dumps(
+                        {
+                            "key": key,
+                            "losses": {k: v if math.isfinite(v) else None for k, v in losses.items()},
+                        }
+                    )
+                    + "\n"
+                )
+        return self.values[key]
 
 
 def interpolate(peaks: list[float], losses: list[float], lr: float) -> tuple[float, bool]:
@@ -113,6 +123,15 @@ def interpolate(peaks: list[float], losses: list[float], lr: float) -> tuple[flo
     return float(a + w * (b - a)), True
 
 
+def sweep_configs(text: str) -> list[tuple[int, int]]:
+    """'300x1,100x3' -> [(300, 1), (100, 3)]: updates per sweep x seeds."""
+    out = []
+    for part in text.split(","):
+        steps, _, seeds = part.partition("x")
+        out.append((int(steps), int(seeds or 1)))
+    return out
+
+
 def bench_task(task: str, args: argparse.Namespace, store: Store) -> dict[str, Any]:
     from lrlab.torch.finder import RECOMMENDED, find_lr_task
 
@@ -121,59 +140,113 @@ def bench_task(task: str, args: argparse.Namespace, store: Store) -> dict[str, A
     peaks = grid_peaks(low, high)
     seeds = list(range(args.grid_seeds))
     started = time.perf_counter()
-    table = []
+    tables: dict[str, list[float]] = {"train": [], "val": []}
     for peak in peaks:
-        losses = [store.get(task, options, peak, s, steps) for s in seeds]
-        table.append(float(np.mean(losses)) if all(math.isfinite(v) for v in losses) else math.inf)
-        print(f"  {task} grid peak {peak:.4g}: {['%.4f' % v for v in losses]}", file=sys.stderr, flush=True)
+        runs = [store.get(task, options, peak, s, steps) for s in seeds]
+        for metric, table in tables.items():
+            values = [r[metric] for r in runs]
+            table.append(float(np.mean(values)) if all(math.isfinite(v) for v in values) else math.inf)
+        print(
+            f"  {task} grid peak {peak:.4g}: train {tables['train'][-1]:.4f} val {tables['val'][-1]:.4f}",
+            file=sys.stderr,
+            flush=True,
+        )
     grid_s = time.perf_counter() - started
-    best_i = int(np.argmin(table))
-    best_peak, best_loss = peaks[best_i], table[best_i]
+    best = {m: (peaks[int(np.argmin(t))], float(min(t))) for m, t in tables.items()}
 
-    started = time.perf_counter()
-    sweep_seeds = [100 + s for s in range(args.sweep_seeds)]
-    found = find_lr_task(task, num_steps=args.sweep_steps, seeds=sweep_seeds, options=options)
-    sweep_s = time.perf_counter() - started
-    rows = {}
-    for label, s in found.suggestions.items():
-        if s.lr is None:
-            rows[label] = {"lr": None, "reason": s.reason}
-            continue
-        loss, inside = interpolate(peaks, table, s.lr)
-        rows[label] = {"lr": s.lr, "ratio": s.lr / best_peak, "loss_ratio_interp": loss / best_loss,
-                       "inside_grid": inside}
-        if label == "interval":
-            rows[label].update(low=s.low, high=s.high, low_ratio=s.low / best_peak, high_ratio=s.high / best_peak)
-    rec = found.suggestions[RECOMMENDED].lr
-    if rec is not None:
-        measured = [store.get(task, options, rec, s, steps) for s in seeds]
-        mean = float(np.mean(measured)) if all(math.isfinite(v) for v in measured) else math.inf
-        rows[RECOMMENDED]["loss_ratio_measured"] = mean / best_loss
+    sweeps = []
+    for num_steps, n_seeds in sweep_configs(args.sweeps):
+        for repeat in range(args.repeats):
+            started = time.perf_counter()
+            sweep_seeds = [100 + 10 * repeat + k for k in range(n_seeds)]
+            found = find_lr_task(task, num_steps=num_steps, seeds=sweep_seeds, options=options)
+            rows: dict[str, Any] = {}
+            for label, sug in found.suggestions.items():
+                if sug.lr is None:
+                    rows[label] = {"lr": None, "reason": sug.reason}
+                    continue
+                row: dict[str, Any] = {"lr": sug.lr}
+                for metric, table in tables.items():
+                    loss, inside = interpolate(peaks, table, sug.lr)
+                    row[metric] = {
+                        "ratio": sug.lr / best[metric][0],
+                        "loss_ratio": loss / best[metric][1],
+                        "inside_grid": inside,
+                    }
+                if label == "interval":
+                    row.update(low=sug.low, high=sug.high)
+                rows[label] = row
+            rec = found.suggestions[RECOMMENDED].lr
+            if rec is not None and repeat == 0:
+                runs = [store.get(task, options, rec, s, steps) for s in seeds]
+                for metric in tables:
+                    values = [r[metric] for r in runs]
+                    mean = float(np.mean(values)) if all(math.isfinite(v) for v in values) else math.inf
+                    rows[RECOMMENDED][metric]["loss_ratio_measured"] = mean / best[metric][1]
+            sweeps.append(
+                {
+                    "config": f"{num_steps}x{n_seeds}",
+                    "repeat": repeat,
+                    "seeds": sweep_seeds,
+                    "updates": found.num_updates,
+                    "reason": found.reason,
+                    "suggestions": rows,
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+            )
+            print(
+                f"  {task} sweep {num_steps}x{n_seeds} repeat {repeat}: recommended "
+                f"{rec if rec is None else round(rec, 5)}",
+                file=sys.stderr,
+                flush=True,
+            )
     return {
-        "task": task, "steps": steps, "options": options, "grid_seeds": seeds, "grid": dict(zip(peaks, table)),
-        "best_peak": best_peak, "best_loss": best_loss, "sweep_updates": found.num_updates,
-        "sweep_steps": args.sweep_steps, "sweep_seeds": sweep_seeds, "suggestions": rows,
-        "within_2x": rec is not None and 0.5 <= rec / best_peak <= 2.0,
-        "grid_s": round(grid_s, 1), "sweep_s": round(sweep_s, 1),
+        "task": task,
+        "steps": steps,
+        "options": options,
+        "grid_seeds": seeds,
+        "peaks": peaks,
+        "grid": tables,
+        "best": best,
+        "sweeps": sweeps,
+        "grid_s": round(grid_s, 1),
     }
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
-    lines = ["| task | grid-best peak (loss) | label | suggestion | ratio to best | loss ratio |",
-             "| --- | --- | --- | ---: | ---: | ---: |"]
+    """Per task and sweep configuration: each label's LR and its ratio to the grid-best peak
+    (by validation loss, and by training loss), with the loss ratio at the suggestion."""
+    lines = []
     for r in results:
-        for label, row in r["suggestions"].items():
-            if row.get("lr") is None:
-                lines.append(f"| {r['task']} | {r['best_peak']:.3g} ({r['best_loss']:.4f}) | {label} | none | | |")
-                continue
-            ratio = f"{row['ratio']:.2f}"
-            if label == "interval":
-                ratio += f" ({row['low_ratio']:.2f}..{row['high_ratio']:.2f})"
-            loss = f"{row['loss_ratio_interp']:.3f}" + ("" if row["inside_grid"] else " (edge)")
-            if "loss_ratio_measured" in row:
-                loss += f" / measured {row['loss_ratio_measured']:.3f}"
-            lines.append(f"| {r['task']} | {r['best_peak']:.3g} ({r['best_loss']:.4f}) | {label} | "
-                         f"{row['lr']:.3g} | {ratio} | {loss} |")
+        (bv, lv), (bt, lt) = r["best"]["val"], r["best"]["train"]
+        lines.append(
+            f"**{r['task']}** ({r['steps']} updates per grid run, {len(r['grid_seeds'])} seeds): "
+            f"grid-best peak {bv:.3g} by final validation loss ({lv:.4f}), {bt:.3g} by final "
+            f"training loss ({lt:.4f})"
+        )
+        lines.append("")
+        lines.append(
+            "| sweep | label | suggestion | / best (val) | loss ratio (val) | / best (train) | "
+            "loss ratio (train) |"
+        )
+        lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        for sw in r["sweeps"]:
+            tag = f"{sw['config']} #{sw['repeat']}"
+            for label, row in sw["suggestions"].items():
+                if row.get("lr") is None:
+                    lines.append(f"| {tag} | {label} | none | | | | |")
+                    continue
+                cells = []
+                for metric in ("val", "train"):
+                    m = row[metric]
+                    loss = f"{m['loss_ratio']:.3f}" + ("" if m["inside_grid"] else " (edge)")
+                    if "loss_ratio_measured" in m:
+                        loss += f", run {m['loss_ratio_measured']:.3f}"
+                    cells += [f"{m['ratio']:.2f}", loss]
+                value = f"{row['lr']:.3g}" if label != "interval" else f"{row['low']:.3g}..{row['high']:.3g}"
+                bold = "**" if label == "warmup+cosine" else ""
+                lines.append(f"| {tag} | {bold}{label}{bold} | {value} | " + " | ".join(cells) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -204,7 +277,9 @@ def charlm_parts(seed: int, lr: float):
     optimizer = torch.optim.AdamW(param_groups(model, 0.1), lr=lr, betas=(0.9, 0.95))
     rng = np.random.default_rng(seed)
     val_rng = np.random.default_rng(20240601)
-    val_batches = [make_batch(val, val_rng.integers(0, len(val) - block - 1, size=batch), block) for _ in range(16)]
+    val_batches = [
+        make_batch(val, val_rng.integers(0, len(val) - block - 1, size=batch), block) for _ in range(16)
+    ]
 
     def next_batch():
         return make_batch(train, rng.integers(0, len(train) - block - 1, size=batch), block)
@@ -220,14 +295,17 @@ def charlm_parts(seed: int, lr: float):
 
 
 def demo_guard(seeds: list[int], steps: int = 600, peak: float = 1e-2) -> dict[str, Any]:
-    """Bad batches (targets replaced by random characters at 3 places, 3 batches each) and
-    an LR spike (x30 for 5 updates at 70% of the run): clean, unguarded, guarded."""
+    """Bad batches (targets replaced by random characters, 3 batches at 25%, 40% and 55% of
+    the run) and an LR spike (x30 for 5 updates at 70%): clean, unguarded, guarded. Both
+    faults are tied to the batch stream (the i-th batch drawn), so a rollback that skips
+    batches leaves them behind. Every arm runs until its scheduler has taken ``steps``
+    updates; all clip the gradient norm to 1 as the charlm task does."""
     import torch
 
     from lrlab.torch import Guard, Scheduler
 
     bad_at = {int(steps * f) + k for f in (0.25, 0.4, 0.55) for k in range(3)}
-    spike = range(int(0.7 * steps), int(0.7 * steps) + 5)
+    spike = set(range(int(0.7 * steps), int(0.7 * steps) + 5))
     out: dict[str, list[float]] = {"clean": [], "unguarded": [], "guarded": []}
     events: dict[int, list[str]] = {}
     for arm in out:
@@ -237,37 +315,42 @@ def demo_guard(seeds: list[int], steps: int = 600, peak: float = 1e-2) -> dict[s
             scheduler = Scheduler(optimizer, schedule)
             guard = Guard(model, optimizer, scheduler=scheduler) if arm == "guarded" else None
             gen = torch.Generator().manual_seed(seed)
-            t = 0
-            for _ in range(steps):
+            drawn = 0
+            while scheduler.last_epoch < steps and drawn < 2 * steps:
                 x, y = next_batch()
+                drawn += 1
                 if guard is not None and guard.skip_batches > 0:
                     guard.skip_batches -= 1
                     continue
-                if arm != "clean" and t in bad_at:
+                if arm != "clean" and drawn - 1 in bad_at:
                     y = torch.randint(0, 96, y.shape, generator=gen)
-                factor = 30.0 if arm != "clean" and t in spike else 1.0
+                factor = 30.0 if arm != "clean" and drawn - 1 in spike else 1.0
                 for g in optimizer.param_groups:
                     g["lr"] = g["lr"] * factor
                 _, loss = model(x, y)
                 optimizer.zero_grad()
                 loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 if guard is None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                     optimizer.step()
                 else:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                     guard.step(loss)
                 for g in optimizer.param_groups:
                     g["lr"] = g["lr"] / factor
                 scheduler.step()
-                t = scheduler.last_epoch
             final = evaluate()
             out[arm].append(final if math.isfinite(final) else math.inf)
             if guard is not None:
                 events[seed] = [f"{e.step}:{e.kind}" for e in guard.events]
             print(f"  guard demo {arm} seed {seed}: val {final:.4f}", file=sys.stderr, flush=True)
-    return {"steps": steps, "peak": peak, "bad_batches_at": sorted(bad_at), "lr_spike_x30_at": list(spike),
-            "final_val": out, "guard_events": events}
+    return {
+        "steps": steps,
+        "peak": peak,
+        "bad_batches_at": sorted(bad_at),
+        "lr_spike_x30_at": sorted(spike),
+        "final_val": out,
+        "guard_events": events,
+    }
 
 
 def demo_surgeon(seeds: list[int], steps: int = 600, peak: float = 1e-2) -> dict[str, Any]:
@@ -280,8 +363,13 @@ def demo_surgeon(seeds: list[int], steps: int = 600, peak: float = 1e-2) -> dict
         for arm in ("hand", "surgeon"):
             model, optimizer, next_batch, evaluate = charlm_parts(seed, peak)
             surgeon = Surgeon(peak, steps) if arm == "surgeon" else None
-            scheduler = None if surgeon else Scheduler(optimizer, lrlab.warmup(steps // 20, lrlab.cosine(
-                peak, 0.0, steps - steps // 20)))
+            scheduler = (
+                None
+                if surgeon
+                else Scheduler(
+                    optimizer, lrlab.warmup(steps // 20, lrlab.cosine(peak, 0.0, steps - steps // 20))
+                )
+            )
             for t in range(steps):
                 if surgeon is not None:
                     surgeon.apply(optimizer, t)
@@ -323,7 +411,9 @@ def demo_sharpness(seed: int = 0, steps: int = 200, peak: float = 1e-2) -> dict[
             for g in optimizer.param_groups:
                 g["lr"] = max(lr_t, 1e-12)
             if t > 0:  # Adam's preconditioner exists after its first step
-                probe.maybe(t, model=model, closure=lambda: model(*probe_batch)[1], optimizer=optimizer)
+                probe.maybe(
+                    t, model=model, closure=lambda m=model, b=probe_batch: m(*b)[1], optimizer=optimizer
+                )
             x, y = next_batch()
             _, loss = model(x, y)
             losses.append(loss.item())
@@ -331,9 +421,12 @@ def demo_sharpness(seed: int = 0, steps: int = 200, peak: float = 1e-2) -> dict[
             loss.backward()
             optimizer.step()
         out[f"warmup_{warm}"] = {
-            "eig": [r.eigenvalue for r in probe.results], "at": [r.step for r in probe.results],
-            "lr_t": [r.lr for r in probe.results], "ratio_to_38_over_lr_t": [r.ratio for r in probe.results],
-            "hvps": [r.hvps for r in probe.results], "converged": [r.converged for r in probe.results],
+            "eig": [r.eigenvalue for r in probe.results],
+            "at": [r.step for r in probe.results],
+            "lr_t": [r.lr for r in probe.results],
+            "ratio_to_38_over_lr_t": [r.ratio for r in probe.results],
+            "hvps": [r.hvps for r in probe.results],
+            "converged": [r.converged for r in probe.results],
             "final_val": evaluate(),
             "max_loss_first_50": max(losses[:50]),
         }
@@ -343,28 +436,39 @@ def demo_sharpness(seed: int = 0, steps: int = 200, peak: float = 1e-2) -> dict[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--task", action="append", help="task(s) (default: circle, digits, charlm)")
     parser.add_argument("--steps", type=int, help="updates per grid run (default: per task)")
     parser.add_argument("--grid-seeds", type=int, default=3)
-    parser.add_argument("--sweep-steps", type=int, default=100)
-    parser.add_argument("--sweep-seeds", type=int, default=3)
+    parser.add_argument(
+        "--sweeps", default="300x1,100x3", help="sweep configurations, updates x seeds (default 300x1,100x3)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="repeats of each sweep configuration (new seeds)"
+    )
     parser.add_argument("--out", default="bench-out/finder")
-    parser.add_argument("--demo", choices=("guard", "surgeon", "sharpness"), action="append",
-                        help="run a demonstration on a small charlm instead of the benchmark")
+    parser.add_argument(
+        "--demo",
+        choices=("guard", "surgeon", "sharpness"),
+        action="append",
+        help="run a demonstration on a small charlm instead of the benchmark",
+    )
     parser.add_argument("--demo-seeds", type=int, default=3)
-    parser.add_argument("--metric", default="train", choices=("train", "val"),
-                        help="final loss: mean training loss of the last 5%% (default) or last val_loss")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    store = Store(os.path.join(args.out, "runs.jsonl"), args.metric)
+    store = Store(os.path.join(args.out, "runs.jsonl"))
     import torch
 
     torch.set_num_threads(1)
     if args.demo:
         seeds = list(range(args.demo_seeds))
-        demos = {"guard": lambda: demo_guard(seeds), "surgeon": lambda: demo_surgeon(seeds),
-                 "sharpness": lambda: demo_sharpness()}
+        demos = {
+            "guard": lambda: demo_guard(seeds),
+            "surgeon": lambda: demo_surgeon(seeds),
+            "sharpness": lambda: demo_sharpness(),
+        }
         for name in args.demo:
             result = demos[name]()
             with open(os.path.join(args.out, f"demo_{name}.json"), "w") as f:
@@ -376,9 +480,6 @@ def main() -> None:
     with open(os.path.join(args.out, "finder.json"), "w") as f:
         json.dump(report, f, indent=1, default=str)
     print(markdown(results))
-    for r in results:
-        print(f"{r['task']}: recommended within 2x of grid best: {r['within_2x']} "
-              f"({r['sweep_updates']} sweep updates, sweep {r['sweep_s']} s, grid {r['grid_s']} s)")
 
 
 if __name__ == "__main__":

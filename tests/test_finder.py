@@ -28,8 +28,13 @@ def one_thread():
 def make_setup(seed: int = 0):
     """A model with batch norm and dropout, AdamW, a shuffling DataLoader, an lrlab Scheduler."""
     torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
-                                torch.nn.Dropout(0.2), torch.nn.Linear(16, 3))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 16),
+        torch.nn.BatchNorm1d(16),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.2),
+        torch.nn.Linear(16, 3),
+    )
     x = torch.randn(256, 8)
     y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16, shuffle=True)
@@ -54,8 +59,13 @@ def train(model, optimizer, loader, scheduler, steps: int) -> None:
 
 
 def snapshot(model, optimizer):
-    return ([p.detach().clone() for p in model.parameters()] + [b.clone() for b in model.buffers()],
-            optimizer.state_dict(), random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state())
+    return (
+        [p.detach().clone() for p in model.parameters()] + [b.clone() for b in model.buffers()],
+        optimizer.state_dict(),
+        random.getstate(),
+        np.random.get_state()[1].copy(),
+        torch.get_rng_state(),
+    )
 
 
 def assert_same(a, b):
@@ -79,8 +89,7 @@ def test_ladder_is_exact_formula():
 
 def test_sweep_uses_the_ladder_in_the_optimizer():
     model = torch.nn.Linear(2, 1)
-    optimizer = torch.optim.SGD([{"params": [model.weight], "lr": 0.1},
-                                 {"params": [model.bias], "lr": 0.05}])
+    optimizer = torch.optim.SGD([{"params": [model.weight], "lr": 0.1}, {"params": [model.bias], "lr": 0.05}])
     seen = []
 
     def step(batch):
@@ -90,8 +99,16 @@ def test_sweep_uses_the_ladder_in_the_optimizer():
         return loss
 
     data = [torch.randn(4, 2) for _ in range(3)]
-    result = find_lr(step=step, optimizer=optimizer, data=data, model=model, start_lr=1e-4, end_lr=1e-2,
-                     num_steps=12, diverge_factor=1e9)
+    result = find_lr(
+        step=step,
+        optimizer=optimizer,
+        data=data,
+        model=model,
+        start_lr=1e-4,
+        end_lr=1e-2,
+        num_steps=12,
+        diverge_factor=1e9,
+    )
     expected = 1e-4 * 100.0 ** (np.arange(12) / 11)
     assert len(result.lrs) == 12
     assert np.allclose(result.lrs, expected, rtol=1e-13)
@@ -171,8 +188,16 @@ def test_amp_with_grad_scaler_and_accumulation():
                 batches.append(1)
                 yield batch
 
-    result = find_lr(model, optimizer, Counting(), torch.nn.CrossEntropyLoss(), num_steps=10,
-                     accumulation_steps=3, scaler=scaler, diverge_factor=1e6)
+    result = find_lr(
+        model,
+        optimizer,
+        Counting(),
+        torch.nn.CrossEntropyLoss(),
+        num_steps=10,
+        accumulation_steps=3,
+        scaler=scaler,
+        diverge_factor=1e6,
+    )
     assert len(batches) == 30  # 10 updates x 3 micro-batches
     assert result.num_updates == 10
     assert scaler.state_dict() == before
@@ -196,8 +221,15 @@ def test_divergence_on_a_quadratic_stops_past_2_over_h():
         loss.backward()
         return loss
 
-    result = find_lr(step=step, optimizer=optimizer, data=targets, start_lr=1e-5, end_lr=10.0,
-                     num_steps=200, smooth_beta=0.5)
+    result = find_lr(
+        step=step,
+        optimizer=optimizer,
+        data=targets,
+        start_lr=1e-5,
+        end_lr=10.0,
+        num_steps=200,
+        smooth_beta=0.5,
+    )
     assert result.stopped_early and "diverged" in result.reason
     edge = 2 / h
     assert result.lrs[-1] > edge  # stops only after the edge
@@ -214,12 +246,15 @@ def test_negative_and_shifted_losses_give_the_same_steepest():
         w, optimizer = quadratic(h)
 
         def step(_=None, shift=shift, w=w):
-            loss = 0.5 * h * (w ** 2).sum() + shift
+            loss = 0.5 * h * (w**2).sum() + shift
             loss.backward()
             return loss
 
-        results.append(find_lr(step=step, optimizer=optimizer, start_lr=1e-5, end_lr=10.0, num_steps=120,
-                               smooth_beta=0.5))
+        results.append(
+            find_lr(
+                step=step, optimizer=optimizer, start_lr=1e-5, end_lr=10.0, num_steps=120, smooth_beta=0.5
+            )
+        )
     plain, shifted = results
     assert shifted.stopped_early and ("diverged" in shifted.reason or "non-finite" in shifted.reason)
     assert plain.suggestions["steepest"].lr == shifted.suggestions["steepest"].lr
@@ -248,8 +283,14 @@ def test_first_non_finite_loss_stops_and_never_reaches_weights():
         loss.backward()
         return loss
 
-    result = find_lr(step=step, optimizer=optimizer, data=[torch.ones(2, 3)] * 4, model=model,
-                     num_steps=50, diverge_factor=1e9)
+    result = find_lr(
+        step=step,
+        optimizer=optimizer,
+        data=[torch.ones(2, 3)] * 4,
+        model=model,
+        num_steps=50,
+        diverge_factor=1e9,
+    )
     assert result.stopped_early and "non-finite" in result.reason
     assert len(result.losses) == 15 and math.isinf(result.losses[-1])
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
@@ -270,8 +311,8 @@ def test_suggestions_on_a_synthetic_curve():
     loss = 2.0 - 1.0 / (1 + np.exp(-(x + 3) * 3)) + np.where(x > -1, 3 * (x + 1) ** 2, 0.0)
     result = analyse(list(lrs), list(loss), smooth_beta=0.0)
     s = result.suggestions
-    assert 10 ** -3.2 < s["steepest"].lr < 10 ** -2.8
-    assert 10 ** -1.3 < s["min/10"].lr * 10 < 10 ** -0.7
+    assert 10**-3.2 < s["steepest"].lr < 10**-2.8
+    assert 10**-1.3 < s["min/10"].lr * 10 < 10**-0.7
     assert s["valley"].lr is not None and s["stable/2"].lr is not None
     assert s["stable/2"].lr * 2 >= s["min/10"].lr * 10  # the edge is not before the minimum
 
@@ -288,8 +329,9 @@ def test_smooth_is_bias_corrected_ema():
 
 def test_several_seeds_give_an_interval():
     model, optimizer, loader, _ = make_setup()
-    result = find_lr(model, optimizer, loader, torch.nn.CrossEntropyLoss(), num_steps=30,
-                     start_lr=1e-5, seeds=[1, 2, 3])
+    result = find_lr(
+        model, optimizer, loader, torch.nn.CrossEntropyLoss(), num_steps=30, start_lr=1e-5, seeds=[1, 2, 3]
+    )
     assert len(result.sweeps) == 3
     interval = result.suggestions["interval"]
     if interval.lr is not None:
@@ -305,19 +347,22 @@ def test_one_shot_iterator_that_runs_out():
     assert result.stopped_early and "ran out" in result.reason and result.num_updates == 5
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"start_lr": 1.0, "end_lr": 0.1}, "start_lr"),
-    ({"start_lr": 1.0, "end_lr": 1.0}, "start_lr"),
-    ({"start_lr": -1.0}, "start_lr"),
-    ({"end_lr": math.nan}, "end_lr"),
-    ({"num_steps": 1}, "num_steps"),
-    ({"num_steps": 2.5}, "num_steps"),
-    ({"mode": "log"}, "mode"),
-    ({"diverge_factor": 1.0}, "diverge_factor"),
-    ({"smooth_beta": 1.0}, "smooth_beta"),
-    ({"accumulation_steps": 0}, "accumulation_steps"),
-    ({"seeds": []}, "seeds"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"start_lr": 1.0, "end_lr": 0.1}, "start_lr"),
+        ({"start_lr": 1.0, "end_lr": 1.0}, "start_lr"),
+        ({"start_lr": -1.0}, "start_lr"),
+        ({"end_lr": math.nan}, "end_lr"),
+        ({"num_steps": 1}, "num_steps"),
+        ({"num_steps": 2.5}, "num_steps"),
+        ({"mode": "log"}, "mode"),
+        ({"diverge_factor": 1.0}, "diverge_factor"),
+        ({"smooth_beta": 1.0}, "smooth_beta"),
+        ({"accumulation_steps": 0}, "accumulation_steps"),
+        ({"seeds": []}, "seeds"),
+    ],
+)
 def test_bad_arguments_name_the_argument_and_touch_nothing(kwargs, name):
     model, optimizer, loader, _ = make_setup()
     state = snapshot(model, optimizer)
@@ -326,8 +371,9 @@ def test_bad_arguments_name_the_argument_and_touch_nothing(kwargs, name):
     assert_same(snapshot(model, optimizer), state)
 
 
-@pytest.mark.parametrize("returned, match", [(1.5, "torch.Tensor"), ("x", "torch.Tensor"),
-                                             (torch.ones(3), "scalar")])
+@pytest.mark.parametrize(
+    "returned, match", [(1.5, "torch.Tensor"), ("x", "torch.Tensor"), (torch.ones(3), "scalar")]
+)
 def test_bad_closure_result(returned, match):
     model, optimizer, loader, _ = make_setup()
     state = snapshot(model, optimizer)

@@ -34,8 +34,9 @@ def regression(seed: int = 0, n: int = 512):
 
 def model_and_opt(seed: int = 0, lr: float = 1e-2, wd: float = 0.0):
     torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.LayerNorm(32), torch.nn.ReLU(),
-                                torch.nn.Linear(32, 1))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 32), torch.nn.LayerNorm(32), torch.nn.ReLU(), torch.nn.Linear(32, 1)
+    )
     return model, torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
 
 
@@ -109,8 +110,10 @@ def test_robust_z_ignores_a_slow_trend_and_sees_a_jump():
     assert stats.robust_z(trend[-1] * 2) > 6  # a doubling in one update
 
 
-@pytest.mark.parametrize("mode, threshold_mode, threshold, cooldown", [
-    ("min", "rel", 1e-2, 0), ("min", "abs", 0.05, 2), ("max", "rel", 1e-3, 1)])
+@pytest.mark.parametrize(
+    "mode, threshold_mode, threshold, cooldown",
+    [("min", "rel", 1e-2, 0), ("min", "abs", 0.05, 2), ("max", "rel", 1e-3, 1)],
+)
 def test_plateau_multiplier_matches_torch_reduce_lr_on_plateau(mode, threshold_mode, threshold, cooldown):
     rng = np.random.default_rng(0)
     metrics = list(np.abs(2.0 + np.cumsum(rng.normal(0, 0.05, 80)) * (1 if mode == "min" else -1)) + 0.5)
@@ -118,10 +121,24 @@ def test_plateau_multiplier_matches_torch_reduce_lr_on_plateau(mode, threshold_m
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=base)
     torch_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        opt, mode=mode, factor=0.5, patience=3, threshold=threshold, threshold_mode=threshold_mode,
-        cooldown=cooldown, min_lr=base * 0.05)
-    ours = Plateau(patience=3, threshold=threshold, threshold_mode=threshold_mode, cooldown=cooldown,
-                   factor=0.5, floor=0.05, mode=mode)
+        opt,
+        mode=mode,
+        factor=0.5,
+        patience=3,
+        threshold=threshold,
+        threshold_mode=threshold_mode,
+        cooldown=cooldown,
+        min_lr=base * 0.05,
+    )
+    ours = Plateau(
+        patience=3,
+        threshold=threshold,
+        threshold_mode=threshold_mode,
+        cooldown=cooldown,
+        factor=0.5,
+        floor=0.05,
+        mode=mode,
+    )
     reductions = 0
     for m in metrics:
         torch_sched.step(m)
@@ -184,6 +201,7 @@ def test_rollback_restores_the_last_good_state_and_skips_batches():
     x, y = regression()
     model, optimizer = model_and_opt()
     guard = Guard(model, optimizer, rollback_after=3, snapshot_every=20, rollback_skip_batches=7)
+    assert guard.min_history == 64  # half the window before judging, as OLMo-core
     bad = {100: "scale", 101: "scale", 102: "scale"}
     data = list(batches(x, y, 130, bad))
     snapshot_params = None
@@ -203,7 +221,23 @@ def test_rollback_restores_the_last_good_state_and_skips_batches():
     assert len(rollbacks) == 1 and rollbacks[0].step == 102
     assert snapshot_params is not None
     assert used == 130 - 7  # the 7 batches after the rollback were dropped
-    assert any(e.kind == "reduce_lr" for e in guard.events) and guard.lr_multiplier == 0.5
+    assert not any(e.kind == "reduce_lr" for e in guard.events)  # one rollback sufficed
+
+
+def test_spikes_again_after_a_rollback_reduce_the_lr_down_to_a_floor():
+    x, y = regression()
+    model, optimizer = model_and_opt()
+    guard = Guard(model, optimizer, rollback_after=2, snapshot_every=10, rollback_skip_batches=0,
+                  min_multiplier=0.25)
+    bad = {k: "scale" for k in (100, 101, 104, 105, 108, 109, 112, 113)}
+    for xb, yb in guard.batches(list(batches(x, y, 140, bad))):
+        loss = torch.nn.functional.mse_loss(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        guard.step(loss)
+    kinds = [e.kind for e in guard.events]
+    assert kinds.count("rollback") == 4
+    assert kinds.count("reduce_lr") == 2 and guard.lr_multiplier == 0.25  # 0.5, 0.25, then the floor
 
 
 def test_lr_multiplier_is_applied_around_the_step_and_undone():
@@ -238,9 +272,14 @@ def test_no_spike_flagged_for_adamw_grad_norm_rise_under_cooldown():
     torch.manual_seed(0)
     width = 64
     model = torch.nn.Sequential(  # scale-invariant hidden layers (no bias, LayerNorm after)
-        torch.nn.Linear(16, width, bias=False), torch.nn.LayerNorm(width, elementwise_affine=False),
-        torch.nn.ReLU(), torch.nn.Linear(width, width, bias=False),
-        torch.nn.LayerNorm(width, elementwise_affine=False), torch.nn.ReLU(), torch.nn.Linear(width, 2))
+        torch.nn.Linear(16, width, bias=False),
+        torch.nn.LayerNorm(width, elementwise_affine=False),
+        torch.nn.ReLU(),
+        torch.nn.Linear(width, width, bias=False),
+        torch.nn.LayerNorm(width, elementwise_affine=False),
+        torch.nn.ReLU(),
+        torch.nn.Linear(width, 2),
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1.0)
     steps = 1000
     scheduler = Scheduler(optimizer, lrlab.warmup(30, lrlab.linear(3e-3, 0.0, steps - 30)))
@@ -267,7 +306,9 @@ def test_resumed_guard_makes_the_same_decisions():
 
     def make():
         model, optimizer = model_and_opt()
-        guard = Guard(model, optimizer, snapshot_every=20, rollback_skip_batches=3, plateau=Plateau(patience=2))
+        guard = Guard(
+            model, optimizer, snapshot_every=20, rollback_skip_batches=3, plateau=Plateau(patience=2)
+        )
         return model, optimizer, guard
 
     def train(model, optimizer, guard, start, stop):
@@ -291,8 +332,9 @@ def test_resumed_guard_makes_the_same_decisions():
 
     model2, optimizer2, guard2 = make()
     train(model2, optimizer2, guard2, 0, 75)
-    checkpoint = copy.deepcopy({"model": model2.state_dict(), "opt": optimizer2.state_dict(),
-                                "guard": guard2.state_dict()})
+    checkpoint = copy.deepcopy(
+        {"model": model2.state_dict(), "opt": optimizer2.state_dict(), "guard": guard2.state_dict()}
+    )
     model3, optimizer3, guard3 = make()
     model3.load_state_dict(checkpoint["model"])
     optimizer3.load_state_dict(checkpoint["opt"])
@@ -340,8 +382,13 @@ def test_device_skip_needs_no_host_sync(monkeypatch):
         with monkeypatch.context() as m:
             m.setattr(torch.Tensor, "item", forbidden)
             for name in ("__bool__", "__float__", "__int__", "tolist"):
-                m.setattr(torch.Tensor, name, lambda *a, **k: (_ for _ in ()).throw(
-                    AssertionError("host sync inside Guard.step(sync=False)")))
+                m.setattr(
+                    torch.Tensor,
+                    name,
+                    lambda *a, **k: (_ for _ in ()).throw(
+                        AssertionError("host sync inside Guard.step(sync=False)")
+                    ),
+                )
             guard.step(loss)
         if t in (40, 50):
             for a, b in zip(before_bad, model.parameters()):
@@ -388,21 +435,39 @@ def test_surgeon_resumes_with_the_same_decisions():
     assert [c.lr(t) for t in range(600)] == [a.lr(t) for t in range(600)]
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"patience": -1}, "patience"), ({"threshold": -0.1}, "threshold"), ({"threshold": 1.5}, "threshold"),
-    ({"threshold_mode": "relative"}, "threshold_mode"), ({"factor": 1.0}, "factor"),
-    ({"factor": 0.0}, "factor"), ({"floor": 2.0}, "floor"), ({"cooldown": 1.5}, "cooldown"),
-    ({"mode": "down"}, "mode")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"patience": -1}, "patience"),
+        ({"threshold": -0.1}, "threshold"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"threshold_mode": "relative"}, "threshold_mode"),
+        ({"factor": 1.0}, "factor"),
+        ({"factor": 0.0}, "factor"),
+        ({"floor": 2.0}, "floor"),
+        ({"cooldown": 1.5}, "cooldown"),
+        ({"mode": "down"}, "mode"),
+    ],
+)
 def test_plateau_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         Plateau(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"actions": ("log", "explode")}, "actions"), ({"actions": "skip"}, "actions"),
-    ({"clip_z": 0}, "clip_z"), ({"skip_sigma": -1}, "skip_sigma"), ({"window": 1}, "window"),
-    ({"lr_factor": 1.5}, "lr_factor"), ({"sync": False, "actions": ("rollback",)}, "sync"),
-    ({"plateau": 3}, "plateau"), ({"min_history": 0}, "min_history")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"actions": ("log", "explode")}, "actions"),
+        ({"actions": "skip"}, "actions"),
+        ({"clip_z": 0}, "clip_z"),
+        ({"skip_sigma": -1}, "skip_sigma"),
+        ({"window": 1}, "window"),
+        ({"lr_factor": 1.5}, "lr_factor"),
+        ({"sync": False, "actions": ("rollback",)}, "sync"),
+        ({"plateau": 3}, "plateau"),
+        ({"min_history": 0}, "min_history"),
+    ],
+)
 def test_guard_bad_arguments(kwargs, name):
     model, optimizer = model_and_opt()
     before = copy.deepcopy(model.state_dict())
@@ -412,9 +477,17 @@ def test_guard_bad_arguments(kwargs, name):
         assert torch.equal(v, before[k])
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"peak": 0}, "peak"), ({"total_steps": 5}, "total_steps"), ({"stable_tol": 0}, "stable_tol"),
-    ({"min_decay": 2000}, "min_decay"), ({"final_lr": 2.0}, "final_lr"), ({"factor": 0}, "factor")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"peak": 0}, "peak"),
+        ({"total_steps": 5}, "total_steps"),
+        ({"stable_tol": 0}, "stable_tol"),
+        ({"min_decay": 2000}, "min_decay"),
+        ({"final_lr": 2.0}, "final_lr"),
+        ({"factor": 0}, "factor"),
+    ],
+)
 def test_surgeon_bad_arguments(kwargs, name):
     args = {"peak": 1.0, "total_steps": 1000, **kwargs}
     with pytest.raises(ValueError, match=name):

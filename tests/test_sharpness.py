@@ -38,10 +38,11 @@ def exact_hessian(model, batch, loss_fn) -> np.ndarray:
         chunks, i = [], 0
         for s in shapes:
             n = int(np.prod(s))
-            chunks.append(vector[i:i + n].reshape(s))
+            chunks.append(vector[i : i + n].reshape(s))
             i += n
-        out = torch.func.functional_call(model, {name: c for (name, _), c in
-                                                 zip(model.named_parameters(), chunks)}, (batch[0],))
+        out = torch.func.functional_call(
+            model, {name: c for (name, _), c in zip(model.named_parameters(), chunks)}, (batch[0],)
+        )
         return loss_fn(out, batch[1])
 
     return torch.autograd.functional.hessian(loss_of, flat).numpy()
@@ -51,8 +52,9 @@ def test_quadratic_with_known_eigenvalues():
     eigs = torch.tensor([0.5, 3.0, 7.0, 1.0], dtype=torch.float64)
     w = torch.nn.Parameter(torch.ones(4, dtype=torch.float64))
     opt = torch.optim.SGD([w], lr=0.1)
-    result = sharpness(closure=lambda: 0.5 * (eigs * w * w).sum(), params=[w], optimizer=opt, max_hvps=100,
-                       tol=1e-10)
+    result = sharpness(
+        closure=lambda: 0.5 * (eigs * w * w).sum(), params=[w], optimizer=opt, max_hvps=100, tol=1e-10
+    )
     assert result.eigenvalue == pytest.approx(7.0, rel=1e-6)
     assert result.threshold == pytest.approx(2 / 0.1) and result.ratio == pytest.approx(7.0 / 20)
     assert result.kind == "gd" and result.converged and result.hvps <= 100
@@ -72,7 +74,9 @@ def test_matches_the_exact_hessian_of_a_network():
 def test_negative_curvature_does_not_hide_the_top_eigenvalue():
     eigs = torch.tensor([-9.0, 3.0, 7.0, 1.0], dtype=torch.float64)  # largest magnitude is -9
     w = torch.nn.Parameter(torch.ones(4, dtype=torch.float64))
-    result = sharpness(closure=lambda: 0.5 * (eigs * w * w).sum(), params=[w], lr=0.1, max_hvps=300, tol=1e-12)
+    result = sharpness(
+        closure=lambda: 0.5 * (eigs * w * w).sum(), params=[w], lr=0.1, max_hvps=300, tol=1e-12
+    )
     assert result.eigenvalue == pytest.approx(7.0, rel=1e-5) and result.hvps <= 300
 
 
@@ -86,7 +90,7 @@ def test_adam_preconditioned_hessian_matches_the_exact_one():
     h = exact_hessian(model, batch, loss_fn)
     t = 5
     v = torch.cat([opt.state[p]["exp_avg_sq"].reshape(-1) for p in model.parameters()]).numpy()
-    p_diag = (1 - 0.9 ** t) * (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    p_diag = (1 - 0.9**t) * (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
     d = 1 / np.sqrt(p_diag)
     top = np.linalg.eigvalsh(d[:, None] * h * d[None, :]).max()
     result = sharpness(model, loss_fn, batch, optimizer=opt, max_hvps=1000, tol=1e-12)
@@ -98,8 +102,13 @@ def test_adam_preconditioned_hessian_matches_the_exact_one():
 
 def test_restores_buffers_rng_and_grads():
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.BatchNorm1d(8), torch.nn.Dropout(0.3),
-                                torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(5, 8),
+        torch.nn.BatchNorm1d(8),
+        torch.nn.Dropout(0.3),
+        torch.nn.ReLU(),
+        torch.nn.Linear(8, 2),
+    )
     x, y = torch.randn(16, 5), torch.randint(0, 2, (16,))
     loss_fn = torch.nn.CrossEntropyLoss()
     loss_fn(model(x), y).backward()
@@ -151,9 +160,16 @@ def test_full_batch_gd_trains_at_the_edge_of_stability():
     assert max(below) < 0.5, below
 
 
-@pytest.mark.parametrize("kwargs, name", [({"max_hvps": 0}, "max_hvps"), ({"tol": -1}, "tol"),
-                                          ({"lr": 0.0}, "lr"), ({"lr": None}, "lr"),
-                                          ({"optimizer": "sgd"}, "optimizer")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"max_hvps": 0}, "max_hvps"),
+        ({"tol": -1}, "tol"),
+        ({"lr": 0.0}, "lr"),
+        ({"lr": None}, "lr"),
+        ({"optimizer": "sgd"}, "optimizer"),
+    ],
+)
 def test_bad_arguments(kwargs, name):
     model, batch, loss_fn = small_problem()
     args = {"lr": 0.1, **kwargs}
@@ -166,5 +182,10 @@ def test_non_scalar_loss():
     with pytest.raises(ValueError, match="scalar"):
         sharpness(model, lambda out, y: out, batch, lr=0.1)
     with pytest.raises(ValueError, match="preconditioned"):
-        sharpness(model, torch.nn.CrossEntropyLoss(), batch, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
-                  preconditioned=True)
+        sharpness(
+            model,
+            torch.nn.CrossEntropyLoss(),
+            batch,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+            preconditioned=True,
+        )

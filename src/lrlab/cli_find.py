@@ -58,13 +58,15 @@ def _int_at_least(low: int):
         if value < low:
             raise argparse.ArgumentTypeError(f"expected an integer >= {low}; got {text!r}")
         return value
+
     return parse
 
 
 def add_commands(subparsers: Any) -> None:
     """Add ``find`` to the ``lrlab`` command line."""
     find = subparsers.add_parser(
-        "find", help="the LR range test on a task: suggested learning rates",
+        "find",
+        help="the LR range test on a task: suggested learning rates",
         description="Run the LR range test (Smith 2017) on a built-in or user task: train while "
         "the LR climbs from --start-lr to --end-lr, stop at divergence, and print the suggested "
         "learning rates with the reason for each. The recommended one is the peak for warmup + "
@@ -74,17 +76,35 @@ def add_commands(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     find.add_argument("--task", required=True, help="circle, digits, charlm, or module:function")
-    find.add_argument("--option", type=_option, action="append", default=[], metavar="NAME=VALUE",
-                      help="a task option (repeatable), e.g. --option n_layer=4")
+    find.add_argument(
+        "--option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a task option (repeatable), e.g. --option n_layer=4",
+    )
     find.add_argument("--start-lr", type=_positive_float, default=1e-7, metavar="LR", help="default 1e-7")
     find.add_argument("--end-lr", type=_positive_float, default=10.0, metavar="LR", help="default 10")
-    find.add_argument("--num-steps", type=_int_at_least(2), default=300, metavar="N",
-                      help="updates per sweep (default 300: the accuracy benchmark's setting)")
-    find.add_argument("--seeds", type=_int_at_least(1), default=1, metavar="K",
-                      help="sweeps with seeds 0..K-1, combined, with an interval (default 1)")
+    find.add_argument(
+        "--num-steps",
+        type=_int_at_least(2),
+        default=300,
+        metavar="N",
+        help="updates per sweep (default 300: the accuracy benchmark's setting)",
+    )
+    find.add_argument(
+        "--seeds",
+        type=_int_at_least(1),
+        default=1,
+        metavar="K",
+        help="sweeps with seeds 0..K-1, combined, with an interval (default 1)",
+    )
     find.add_argument("--linear", action="store_true", help="a linear ladder instead of the exponential one")
     find.add_argument("--json", action="store_true", help="print the whole result as JSON")
-    find.add_argument("-o", "--output", metavar="FILE.png", help="save the loss-vs-LR plot, suggestions marked")
+    find.add_argument(
+        "-o", "--output", metavar="FILE.png", help="save the loss-vs-LR plot, suggestions marked"
+    )
     find.set_defaults(run=run_find)
 
 
@@ -115,12 +135,20 @@ def run_find(args: argparse.Namespace) -> int:
             bar.update(k, total, f"task {task.name}")
         elif plain:
             sys.stderr.write(f"sweep {k}/{total} done\n")
+
     bar.update(0, total, f"task {task.name}: {args.num_steps} updates per sweep")
     if plain:
         sys.stderr.write(f"lrlab find: {total} sweep(s) of {args.num_steps} updates on {task.name}\n")
-    result = find_lr_task(task, start_lr=args.start_lr, end_lr=args.end_lr, num_steps=args.num_steps,
-                          mode="linear" if args.linear else "exponential", seeds=list(range(args.seeds)),
-                          options=options, progress=progress)
+    result = find_lr_task(
+        task,
+        start_lr=args.start_lr,
+        end_lr=args.end_lr,
+        num_steps=args.num_steps,
+        mode="linear" if args.linear else "exponential",
+        seeds=list(range(args.seeds)),
+        options=options,
+        progress=progress,
+    )
     if args.output:
         try:
             result.plot(path=args.output)
@@ -129,9 +157,12 @@ def run_find(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
         return 0
-    out = [f"LR range test on {task.name}: {result.num_updates} updates, "
-           f"lr {args.start_lr:g} -> {args.end_lr:g} ({'linear' if args.linear else 'exponential'})",
-           f"ended: {result.reason}", ""]
+    out = [
+        f"LR range test on {task.name}: {result.num_updates} updates, "
+        f"lr {args.start_lr:g} -> {args.end_lr:g} ({'linear' if args.linear else 'exponential'})",
+        f"ended: {result.reason}",
+        "",
+    ]
     width = max(len(label) for label in result.suggestions)
     for label, s in result.suggestions.items():
         mark = "*" if label == "warmup+cosine" else " "
@@ -141,8 +172,11 @@ def run_find(args: argparse.Namespace) -> int:
         out.append(f"{mark} {label:<{width}}  {value:>12}  {s.reason}")
     rec = result.recommended
     out.append("")
-    out.append(f"recommended peak for warmup + cosine: {rec.lr:.3g}" if rec.lr is not None
-               else f"no recommendation: {rec.reason}")
+    out.append(
+        f"recommended peak for warmup + cosine: {rec.lr:.3g}"
+        if rec.lr is not None
+        else f"no recommendation: {rec.reason}"
+    )
     if args.output:
         out.append(f"plot saved to {args.output}")
     sys.stdout.write("\n".join(out) + "\n")

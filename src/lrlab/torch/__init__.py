@@ -22,6 +22,6 @@ __all__ = [
     "CSVLogger", "ClipResult", "DeviceLR", "ParamGroups", "Scheduler", "TensorBoardLogger",
     "TorchBackend", "clip_grad_norm", "clipped_step", "lr_tensor", "make_adamw", "param_groups",
     "use_tensor_lr",
-    "Event", "FinderResult", "Guard", "Plateau", "RobustStats", "Sharpness", "SharpnessProbe", "Suggestion",
-    "Surgeon", "find_lr", "find_lr_task", "sharpness",
 ]
+__all__ += ["Event", "FinderResult", "Guard", "Plateau", "RobustStats", "Sharpness", "SharpnessProbe",
+            "Suggestion", "Surgeon", "find_lr", "find_lr_task", "sharpness"]

@@ -30,9 +30,13 @@ def _clone(value: Any) -> Any:
 
 def _put(current: Any, saved: Any) -> Any:
     """``saved`` written into ``current`` in place when both are tensors of one shape/dtype."""
-    if (isinstance(current, torch.Tensor) and isinstance(saved, torch.Tensor)
-            and current.shape == saved.shape and current.dtype == saved.dtype
-            and current.device == saved.device):
+    if (
+        isinstance(current, torch.Tensor)
+        and isinstance(saved, torch.Tensor)
+        and current.shape == saved.shape
+        and current.dtype == saved.dtype
+        and current.device == saved.device
+    ):
         with torch.no_grad():
             current.copy_(saved)
         return current
@@ -71,7 +75,9 @@ class TrainingState:
     optimizer: Optimizer | None
     scaler: Any
     scheduler: Any
-    tensors: dict[int, tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]] = field(default_factory=dict)
+    tensors: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = field(
+        default_factory=dict
+    )
     buffers: list[tuple[nn.Module, str, torch.Tensor | None]] = field(default_factory=list)
     modes: list[tuple[nn.Module, bool]] = field(default_factory=list)
     opt_state: dict[torch.Tensor, dict[str, Any]] = field(default_factory=dict)
@@ -82,8 +88,15 @@ class TrainingState:
     rng: RNGState | None = None
 
     @classmethod
-    def capture(cls, model: nn.Module | None = None, optimizer: Optimizer | None = None, *,
-                scaler: Any = None, scheduler: Any = None, rng: bool = True) -> TrainingState:
+    def capture(
+        cls,
+        model: nn.Module | None = None,
+        optimizer: Optimizer | None = None,
+        *,
+        scaler: Any = None,
+        scheduler: Any = None,
+        rng: bool = True,
+    ) -> TrainingState:
         """Copy the state of everything given (and of the optimizer's parameters)."""
         state = cls(model, optimizer, scaler, scheduler)
         params: list[torch.Tensor] = []

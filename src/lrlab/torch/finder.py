@@ -116,8 +116,15 @@ def _longest_descent(values: np.ndarray) -> tuple[int, int]:
     return int(start[end]), end
 
 
-def suggest(lrs: Sequence[float], smoothed: Sequence[float], *, stopped_for_divergence: bool,
-            skip_start: int = 0, end_lr: float | None = None, min_drop: float = 0.01) -> dict[str, Suggestion]:
+def suggest(
+    lrs: Sequence[float] | np.ndarray,
+    smoothed: Sequence[float] | np.ndarray,
+    *,
+    stopped_for_divergence: bool,
+    skip_start: int = 0,
+    end_lr: float | None = None,
+    min_drop: float = 0.01,
+) -> dict[str, Suggestion]:
     """The labelled suggestions read off a (log-LR, smoothed-loss) curve.
 
     - ``steepest``: the LR of the most negative slope ``d smoothed / d ln lr`` (central
@@ -154,51 +161,70 @@ def suggest(lrs: Sequence[float], smoothed: Sequence[float], *, stopped_for_dive
     drop = y[lo] - y[i_min]
     noise = float(np.median(np.abs(np.diff(y[lo:])))) if n - lo > 2 else 0.0
     if i_min == lo or drop <= max(noise, 1e-12 * max(1.0, abs(y[lo]))):
-        why = (f"the smoothed loss never fell below its value at the start of the sweep "
-               f"(lr={math.exp(x[lo]):.3g}); the curve has no descending part: lower start_lr")
+        why = (
+            f"the smoothed loss never fell below its value at the start of the sweep "
+            f"(lr={math.exp(x[lo]):.3g}); the curve has no descending part: lower start_lr"
+        )
         return {label: Suggestion(None, why) for label in LABELS}
     if drop < min_drop * abs(y[lo]):
-        why = (f"the smoothed loss fell only {100 * drop / abs(y[lo]):.2g}% (from {y[lo]:.4g} to "
-               f"{y[i_min]:.4g}) before it rose: too little descent to read; raise num_steps "
-               f"(or use larger batches)")
+        why = (
+            f"the smoothed loss fell only {100 * drop / abs(y[lo]):.2g}% (from {y[lo]:.4g} to "
+            f"{y[i_min]:.4g}) before it rose: too little descent to read; raise num_steps "
+            f"(or use larger batches)"
+        )
         return {label: Suggestion(None, why) for label in LABELS}
-    slope = np.gradient(y[lo:i_min + 1], x[lo:i_min + 1]) if i_min - lo >= 1 else np.zeros(1)
+    slope = np.gradient(y[lo : i_min + 1], x[lo : i_min + 1]) if i_min - lo >= 1 else np.zeros(1)
     i_steep = lo + int(np.argmin(slope))
     lr_steep = float(math.exp(x[i_steep]))
-    out["steepest"] = Suggestion(lr_steep, f"steepest descent of the smoothed loss against log lr "
-                                           f"(slope {float(slope.min()):.3g} per e-fold) at step {i_steep}")
-    a = lo + int(np.flatnonzero(y[lo:i_min + 1] <= y[lo] - 0.1 * drop)[0])
-    sub = y[a:i_min + 1]
-    start, end = _longest_descent(sub)
-    a, b = a + start, a + end
+    out["steepest"] = Suggestion(
+        lr_steep,
+        f"steepest descent of the smoothed loss against log lr "
+        f"(slope {float(slope.min()):.3g} per e-fold) at step {i_steep}",
+    )
+    a = lo + int(np.flatnonzero(y[lo : i_min + 1] <= y[lo] - 0.1 * drop)[0])
+    sub = y[a : i_min + 1]
+    first, last = _longest_descent(sub)
+    a, b = a + first, a + last
     lr_valley = float(math.exp(0.5 * (x[a] + x[b])))
-    out["valley"] = Suggestion(lr_valley, f"middle (in log lr) of the longest descending stretch after the "
-                                          f"first 10% of the descent, steps {a}..{b} "
-                                          f"(lr {math.exp(x[a]):.3g}..{math.exp(x[b]):.3g})")
-    out["min/10"] = Suggestion(lr_min / 10, f"a tenth of lr={lr_min:.3g}, where the smoothed loss is "
-                                            f"lowest ({y[i_min]:.4g}, step {i_min})")
+    out["valley"] = Suggestion(
+        lr_valley,
+        f"middle (in log lr) of the longest descending stretch after the "
+        f"first 10% of the descent, steps {a}..{b} "
+        f"(lr {math.exp(x[a]):.3g}..{math.exp(x[b]):.3g})",
+    )
+    out["min/10"] = Suggestion(
+        lr_min / 10,
+        f"a tenth of lr={lr_min:.3g}, where the smoothed loss is lowest ({y[i_min]:.4g}, step {i_min})",
+    )
     above = np.flatnonzero(y[i_min:] > y[lo])
     stable: float | None = None
-    end = n - 1 if stopped_for_divergence else (i_min + int(above[0]) if above.size else None)
-    if end is not None:
-        j = end
+    edge: int | None = n - 1 if stopped_for_divergence else (i_min + int(above[0]) if above.size else None)
+    if edge is not None:
+        j = edge
         while j > lo and y[j - 1] < y[j]:  # back down the final ascent to where it began
             j -= 1
         stable = float(math.exp(x[j]))
         what = "divergence" if stopped_for_divergence else f"the loss rose above its start ({y[lo]:.4g})"
-        out["stable/2"] = Suggestion(stable / 2, f"half of lr={stable:.3g}, where the final ascent of the "
-                                                 f"smoothed loss began (step {j}), before {what}")
+        out["stable/2"] = Suggestion(
+            stable / 2,
+            f"half of lr={stable:.3g}, where the final ascent of the "
+            f"smoothed loss began (step {j}), before {what}",
+        )
     else:
         top = f"{end_lr:.3g}" if end_lr is not None else "the end of the sweep"
-        out["stable/2"] = Suggestion(None, f"the loss never came back above its start up to lr={top}; "
-                                           "raise end_lr to find the edge")
+        out["stable/2"] = Suggestion(
+            None, f"the loss never came back above its start up to lr={top}; raise end_lr to find the edge"
+        )
     peak = math.sqrt(lr_steep * lr_min)
     why = f"geometric mean of steepest ({lr_steep:.3g}) and the minimum's lr ({lr_min:.3g})"
     if stable is not None and peak > stable / 2:
         peak, why = stable / 2, why + f", capped at stable/2 ({stable / 2:.3g})"
     out["warmup+cosine"] = Suggestion(peak, why)
-    out["1cycle"] = Suggestion(lr_min / 3, f"a third of lr={lr_min:.3g} at the minimum (1cycle's warmup "
-                                           "and annealing tolerate a peak near the edge)")
+    out["1cycle"] = Suggestion(
+        lr_min / 3,
+        f"a third of lr={lr_min:.3g} at the minimum (1cycle's warmup "
+        "and annealing tolerate a peak near the edge)",
+    )
     return {label: out[label] for label in LABELS}
 
 
@@ -207,18 +233,24 @@ def combine(sweeps: Sequence[FinderResult]) -> dict[str, Suggestion]:
     the sweeps that gave one, plus ``interval``: the range of the recommended label."""
     out: dict[str, Suggestion] = {}
     for label in LABELS:
-        values = [s.suggestions[label].lr for s in sweeps if s.suggestions[label].lr is not None]
+        values = [v for v in (s.suggestions[label].lr for s in sweeps) if v is not None]
         if not values:
             out[label] = Suggestion(None, f"no sweep gave one: {sweeps[0].suggestions[label].reason}")
             continue
         mean = float(math.exp(np.mean(np.log(values))))
-        out[label] = Suggestion(mean, f"geometric mean over {len(values)} of {len(sweeps)} sweeps "
-                                      f"(range {min(values):.3g}..{max(values):.3g})")
-    rec = [s.suggestions[RECOMMENDED].lr for s in sweeps if s.suggestions[RECOMMENDED].lr is not None]
+        out[label] = Suggestion(
+            mean,
+            f"geometric mean over {len(values)} of {len(sweeps)} sweeps "
+            f"(range {min(values):.3g}..{max(values):.3g})",
+        )
+    rec = [v for v in (s.suggestions[RECOMMENDED].lr for s in sweeps) if v is not None]
     if rec:
-        out["interval"] = Suggestion(float(math.exp(np.mean(np.log(rec)))),
-                                     f"range of {RECOMMENDED!r} over {len(rec)} sweeps",
-                                     float(min(rec)), float(max(rec)))
+        out["interval"] = Suggestion(
+            float(math.exp(np.mean(np.log(rec)))),
+            f"range of {RECOMMENDED!r} over {len(rec)} sweeps",
+            float(min(rec)),
+            float(max(rec)),
+        )
     else:
         out["interval"] = Suggestion(None, "no sweep gave a recommendation")
     return out
@@ -259,15 +291,20 @@ class FinderResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (non-finite losses as None)."""
+
         def num(v: float) -> float | None:
             return v if math.isfinite(v) else None
 
         out: dict[str, Any] = {
-            "lrs": self.lrs, "losses": [num(v) for v in self.losses],
+            "lrs": self.lrs,
+            "losses": [num(v) for v in self.losses],
             "smoothed_losses": [num(v) for v in self.smoothed_losses],
             "suggestions": {k: v.to_dict() for k, v in self.suggestions.items()},
-            "recommended": RECOMMENDED, "stopped_early": self.stopped_early, "reason": self.reason,
-            "num_updates": self.num_updates, "settings": self.settings,
+            "recommended": RECOMMENDED,
+            "stopped_early": self.stopped_early,
+            "reason": self.reason,
+            "num_updates": self.num_updates,
+            "settings": self.settings,
         }
         if self.sweeps:
             out["sweeps"] = [{k: v for k, v in s.to_dict().items() if k != "settings"} for s in self.sweeps]
@@ -289,8 +326,13 @@ class FinderResult:
         for k, sweep in enumerate(sweeps):
             if show_raw:
                 ax.plot(sweep.lrs, sweep.losses, color="0.75", lw=0.8, label="raw loss" if k == 0 else None)
-            ax.plot(sweep.lrs, sweep.smoothed_losses, color="C0", lw=1.6,
-                    label="smoothed loss" if k == 0 else None)
+            ax.plot(
+                sweep.lrs,
+                sweep.smoothed_losses,
+                color="C0",
+                lw=1.6,
+                label="smoothed loss" if k == 0 else None,
+            )
         colors = {label: f"C{i + 1}" for i, label in enumerate(LABELS)}
         for label, s in self.suggestions.items():
             if s.lr is None:
@@ -308,7 +350,9 @@ class FinderResult:
             ax.set_ylim(lo - pad, hi + 3 * pad)
         ax.set_xlabel("learning rate")
         ax.set_ylabel("loss")
-        ax.set_title("LR range test" + (f" (stopped: {self.reason})" if self.stopped_early else ""), fontsize=9)
+        ax.set_title(
+            "LR range test" + (f" (stopped: {self.reason})" if self.stopped_early else ""), fontsize=9
+        )
         ax.legend(fontsize=7)
         if path is not None:
             (fig or ax.figure).savefig(path, dpi=120, bbox_inches="tight")
@@ -320,8 +364,9 @@ class FinderResult:
 # --- argument checks ----------------------------------------------------------------------
 
 
-def _number(name: str, value: Any, *, positive: bool = False, low: float | None = None,
-            high: float | None = None) -> float:
+def _number(
+    name: str, value: Any, *, positive: bool = False, low: float | None = None, high: float | None = None
+) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
         raise ValueError(f"{name} must be a finite number; got {value!r}")
     value = float(value)
@@ -435,13 +480,27 @@ def _group_scales(optimizer: Any) -> list[float]:
     return [1.0] * len(lrs)
 
 
-def find_lr(model: Any = None, optimizer: Any = None, data: Iterable[Any] | None = None,
-            loss_fn: Callable[..., Any] | None = None, *, step: Callable[..., Any] | None = None,
-            start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100,
-            mode: str = "exponential", smooth_beta: float | None = None, diverge_factor: float = 4.0,
-            accumulation_steps: int = 1, scaler: Any = None, amp_dtype: Any = None,
-            scheduler: Any = None, seeds: Sequence[int] | None = None, skip_start: int | None = None,
-            progress: Callable[[int, int, float, float], None] | None = None) -> FinderResult:
+def find_lr(
+    model: Any = None,
+    optimizer: Any = None,
+    data: Iterable[Any] | None = None,
+    loss_fn: Callable[..., Any] | None = None,
+    *,
+    step: Callable[..., Any] | None = None,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int = 100,
+    mode: str = "exponential",
+    smooth_beta: float | None = None,
+    diverge_factor: float = 4.0,
+    accumulation_steps: int = 1,
+    scaler: Any = None,
+    amp_dtype: Any = None,
+    scheduler: Any = None,
+    seeds: Sequence[int] | None = None,
+    skip_start: int | None = None,
+    progress: Callable[[int, int, float, float], None] | None = None,
+) -> FinderResult:
     """Run the LR range test and put everything back as it was.
 
     Two forms:
@@ -511,10 +570,17 @@ def find_lr(model: Any = None, optimizer: Any = None, data: Iterable[Any] | None
 
     lrs = lr_ladder(start_lr, end_lr, num_steps, mode)
     skip = skip_start if skip_start is not None else max(0, min(num_steps // 10, 10))
-    settings = {"start_lr": float(start_lr), "end_lr": float(end_lr), "num_steps": num_steps, "mode": mode,
-                "smooth_beta": smooth_beta, "diverge_factor": diverge_factor,
-                "accumulation_steps": accumulation_steps, "skip_start": skip,
-                "seeds": seed_list}
+    settings = {
+        "start_lr": float(start_lr),
+        "end_lr": float(end_lr),
+        "num_steps": num_steps,
+        "mode": mode,
+        "smooth_beta": smooth_beta,
+        "diverge_factor": diverge_factor,
+        "accumulation_steps": accumulation_steps,
+        "skip_start": skip,
+        "seeds": seed_list,
+    }
     saved = TrainingState.capture(model, optimizer, scaler=scaler, scheduler=scheduler)
     batches = None if data is None else _Batches(data)
     try:
@@ -524,18 +590,42 @@ def find_lr(model: Any = None, optimizer: Any = None, data: Iterable[Any] | None
                 saved.restore()
             if seed is not None:
                 _seed_all(seed)
-            runs.append(_sweep(model, optimizer, batches, loss_fn, step, lrs, smooth_beta,
-                               diverge_factor, accumulation_steps, scaler, amp_dtype, skip,
-                               progress, k, len(seed_list or [None]), settings))
+            runs.append(
+                _sweep(
+                    model,
+                    optimizer,
+                    batches,
+                    loss_fn,
+                    step,
+                    lrs,
+                    smooth_beta,
+                    diverge_factor,
+                    accumulation_steps,
+                    scaler,
+                    amp_dtype,
+                    skip,
+                    progress,
+                    k,
+                    len(seed_list or [None]),
+                    settings,
+                )
+            )
     finally:
         saved.restore()
     if seed_list is None:
         return runs[0]
     first = runs[0]
-    return FinderResult(first.lrs, first.losses, first.smoothed_losses, combine(runs),
-                        any(r.stopped_early for r in runs), "; ".join(f"seed {s}: {r.reason}" for s, r in
-                                                                    zip(seed_list, runs)),
-                        sum(r.num_updates for r in runs), runs, settings)
+    return FinderResult(
+        first.lrs,
+        first.losses,
+        first.smoothed_losses,
+        combine(runs),
+        any(r.stopped_early for r in runs),
+        "; ".join(f"seed {s}: {r.reason}" for s, r in zip(seed_list, runs)),
+        sum(r.num_updates for r in runs),
+        runs,
+        settings,
+    )
 
 
 def _seed_all(seed: int) -> None:
@@ -548,10 +638,24 @@ def _seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _sweep(model: Any, optimizer: Any, batches: _Batches | None, loss_fn: Any, step: Any,
-           lrs: np.ndarray, beta: float, factor: float, accumulation: int, scaler: Any,
-           amp_dtype: Any, skip: int, progress: Any, sweep: int, sweeps: int,
-           settings: dict[str, Any]) -> FinderResult:
+def _sweep(
+    model: Any,
+    optimizer: Any,
+    batches: _Batches | None,
+    loss_fn: Any,
+    step: Any,
+    lrs: np.ndarray,
+    beta: float,
+    factor: float,
+    accumulation: int,
+    scaler: Any,
+    amp_dtype: Any,
+    skip: int,
+    progress: Any,
+    sweep: int,
+    sweeps: int,
+    settings: dict[str, Any],
+) -> FinderResult:
     import torch
 
     scales = _group_scales(optimizer)
@@ -578,12 +682,17 @@ def _sweep(model: Any, optimizer: Any, batches: _Batches | None, loss_fn: Any, s
                 else:
                     inputs, targets = _unpack(batch)
                     with torch.autocast(device_type, dtype=dtype, enabled=use_amp):
-                        loss, value = _loss_value(loss_fn(model(inputs), targets), "loss_fn(model(inputs), targets)")
+                        loss, value = _loss_value(
+                            loss_fn(model(inputs), targets), "loss_fn(model(inputs), targets)"
+                        )
                     scaled = loss / accumulation
                     (scaler.scale(scaled) if scaler is not None else scaled).backward()
                 total += value
         except StopIteration:
-            stopped, reason = True, f"data ran out after {batches.seen if batches else 0} batches ({i} updates)"
+            stopped, reason = (
+                True,
+                f"data ran out after {batches.seen if batches else 0} batches ({i} updates)",
+            )
             break
         loss_i = total / accumulation
         done_lrs.append(float(lr))
@@ -610,25 +719,38 @@ def _sweep(model: Any, optimizer: Any, batches: _Batches | None, loss_fn: Any, s
         else:
             optimizer.step()
     divergent = stopped and not reason.startswith("data ran out")
-    suggestions = suggest(done_lrs, smoothed, stopped_for_divergence=divergent, skip_start=skip,
-                          end_lr=float(lrs[-1]))
+    suggestions = suggest(
+        done_lrs, smoothed, stopped_for_divergence=divergent, skip_start=skip, end_lr=float(lrs[-1])
+    )
     return FinderResult(done_lrs, losses, smoothed, suggestions, stopped, reason, len(losses), [], settings)
 
 
 def _unpack(batch: Any) -> tuple[Any, Any]:
     if isinstance(batch, Mapping) or not isinstance(batch, (tuple, list)) or len(batch) != 2:
-        raise ValueError("data must yield (inputs, targets) pairs in the model/loss_fn form "
-                         f"(use step=fn for other batches); got {type(batch).__name__}")
+        raise ValueError(
+            "data must yield (inputs, targets) pairs in the model/loss_fn form "
+            f"(use step=fn for other batches); got {type(batch).__name__}"
+        )
     return batch[0], batch[1]
 
 
 # --- any lab task -------------------------------------------------------------------------
 
 
-def find_lr_task(task: Any, *, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100,
-                 mode: str = "exponential", seeds: Sequence[int] = (0,), options: Mapping[str, Any] | None = None,
-                 smooth_beta: float | None = None, diverge_factor: float = 4.0, skip_start: int | None = None,
-                 progress: Callable[[int, int, float, float], None] | None = None) -> FinderResult:
+def find_lr_task(
+    task: Any,
+    *,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int = 100,
+    mode: str = "exponential",
+    seeds: Sequence[int] = (0,),
+    options: Mapping[str, Any] | None = None,
+    smooth_beta: float | None = None,
+    diverge_factor: float = 4.0,
+    skip_start: int | None = None,
+    progress: Callable[[int, int, float, float], None] | None = None,
+) -> FinderResult:
     """The range test on a lab task (``circle``, ``digits``, ``charlm`` or ``module:fn``).
 
     A task trains under a schedule, so the sweep is the task run under the ladder as a
@@ -653,31 +775,64 @@ def find_lr_task(task: Any, *, start_lr: float = 1e-7, end_lr: float = 10.0, num
     ramp = lrlab.geometric if mode == "exponential" else lrlab.linear
     schedule = ramp(float(start_lr), float(end_lr), num_steps - 1)
     skip = skip_start if skip_start is not None else max(0, min(num_steps // 10, 10))
-    settings = {"task": task.name, "options": opts, "start_lr": float(start_lr), "end_lr": float(end_lr),
-                "num_steps": num_steps, "mode": mode, "smooth_beta": smooth_beta,
-                "diverge_factor": diverge_factor, "skip_start": skip, "seeds": seed_list,
-                "schedule": str(schedule)}
+    settings = {
+        "task": task.name,
+        "options": opts,
+        "start_lr": float(start_lr),
+        "end_lr": float(end_lr),
+        "num_steps": num_steps,
+        "mode": mode,
+        "smooth_beta": smooth_beta,
+        "diverge_factor": diverge_factor,
+        "skip_start": skip,
+        "seeds": seed_list,
+        "schedule": str(schedule),
+    }
     runs = []
     for k, seed in enumerate(seed_list):
         result = task.run(schedule, seed=seed, steps=num_steps, **opts)
         rows = result.history
-        runs.append(analyse([r.lr for r in rows], [r.loss for r in rows], smooth_beta=smooth_beta,
-                            diverge_factor=diverge_factor, skip_start=skip, end_lr=float(end_lr),
-                            settings=settings, task_stop=result.info.get("stop_reason")))
+        runs.append(
+            analyse(
+                [r.lr for r in rows],
+                [r.loss for r in rows],
+                smooth_beta=smooth_beta,
+                diverge_factor=diverge_factor,
+                skip_start=skip,
+                end_lr=float(end_lr),
+                settings=settings,
+                task_stop=result.info.get("stop_reason"),
+            )
+        )
         if progress is not None:
             progress((k + 1) * num_steps, len(seed_list) * num_steps, float(end_lr), math.nan)
     if len(runs) == 1:
         return runs[0]
     first = runs[0]
-    return FinderResult(first.lrs, first.losses, first.smoothed_losses, combine(runs),
-                        any(r.stopped_early for r in runs),
-                        "; ".join(f"seed {s}: {r.reason}" for s, r in zip(seed_list, runs)),
-                        sum(r.num_updates for r in runs), runs, settings)
+    return FinderResult(
+        first.lrs,
+        first.losses,
+        first.smoothed_losses,
+        combine(runs),
+        any(r.stopped_early for r in runs),
+        "; ".join(f"seed {s}: {r.reason}" for s, r in zip(seed_list, runs)),
+        sum(r.num_updates for r in runs),
+        runs,
+        settings,
+    )
 
 
-def analyse(lrs: Sequence[float], losses: Sequence[float], *, smooth_beta: float | None = None,
-            diverge_factor: float = 4.0, skip_start: int = 0, end_lr: float | None = None,
-            settings: Mapping[str, Any] | None = None, task_stop: str | None = None) -> FinderResult:
+def analyse(
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    *,
+    smooth_beta: float | None = None,
+    diverge_factor: float = 4.0,
+    skip_start: int = 0,
+    end_lr: float | None = None,
+    settings: Mapping[str, Any] | None = None,
+    task_stop: str | None = None,
+) -> FinderResult:
     """A :class:`FinderResult` from a recorded ``(lr, loss)`` sweep (e.g. from your own
     loop's log): smoothing, the divergence cut-off and the suggestions."""
     if len(lrs) != len(losses):
@@ -701,7 +856,17 @@ def analyse(lrs: Sequence[float], losses: Sequence[float], *, smooth_beta: float
     if not stopped and task_stop:
         stopped, reason = True, f"the task stopped the run: {task_stop}"
     lr_list, loss_list = [float(v) for v in lrs[:n]], [float(v) for v in losses[:n]]
-    suggestions = suggest(lr_list, smoothed[:n], stopped_for_divergence=stopped, skip_start=skip_start,
-                          end_lr=end_lr)
-    return FinderResult(lr_list, loss_list, [float(v) for v in smoothed[:n]], suggestions, stopped, reason,
-                        len(lrs), [], dict(settings or {}))
+    suggestions = suggest(
+        lr_list, smoothed[:n], stopped_for_divergence=stopped, skip_start=skip_start, end_lr=end_lr
+    )
+    return FinderResult(
+        lr_list,
+        loss_list,
+        [float(v) for v in smoothed[:n]],
+        suggestions,
+        stopped,
+        reason,
+        len(lrs),
+        [],
+        dict(settings or {}),
+    )

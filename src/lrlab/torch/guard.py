@@ -21,6 +21,7 @@ makes the same decisions as the run that was never interrupted.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections import deque
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 import lrlab
@@ -50,8 +52,9 @@ class Event:
         return asdict(self)
 
 
-def _real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
-          low_open: bool = False) -> float:
+def _real(
+    name: str, value: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False
+) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
         raise ValueError(f"{name} must be a finite number; got {value!r}")
     value = float(value)
@@ -105,15 +108,21 @@ class RobustStats:
     def _f(self, x: float) -> float:
         return math.log(max(x, 1e-30)) if self.log else x
 
-    def update(self, x: float) -> None:
-        if self.count == 0:
-            self.mean, self.var = x, 0.0
-        else:
-            delta = x - self.mean
-            self.mean += (1 - self.alpha) * delta
-            self.var = self.alpha * self.var + (1 - self.alpha) * delta * delta
-        self.count += 1
-        self.values.append(self._f(x))
+    def update(self, x: float, *, ema: float | None = None, window: bool = True, to_ema: bool = True) -> None:
+        """Add ``x`` to the window (unless ``window=False``) and ``ema`` (default ``x``) to the
+        EMA (unless ``to_ema=False``: a skipped spike joins the window, where the median and
+        MAD ignore it, but not the EMA)."""
+        if to_ema:
+            value = x if ema is None else ema
+            if self.count == 0:
+                self.mean, self.var = value, 0.0
+            else:
+                delta = value - self.mean
+                self.mean += (1 - self.alpha) * delta
+                self.var = self.alpha * self.var + (1 - self.alpha) * delta * delta
+            self.count += 1
+        if window:
+            self.values.append(self._f(x))
 
     @property
     def std(self) -> float:
@@ -127,12 +136,12 @@ class RobustStats:
 
     def level(self) -> float:
         """The median of the last ``recent`` (transformed) values."""
-        return _median(list(self.values)[-self.recent:])
+        return _median(list(self.values)[-self.recent :])
 
     def noise(self) -> float:
         """``1.4826 MAD(differences) / sqrt(2)``: the spread of one value around the trend."""
         values = list(self.values)
-        diffs = [b - a for a, b in zip(values, values[1:])]
+        diffs = [b - a for a, b in itertools.pairwise(values)]
         if not diffs:
             return math.nan
         med = _median(diffs)
@@ -147,11 +156,24 @@ class RobustStats:
         return (self._f(x) - self.level()) / self.noise()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "window": self.window, "recent": self.recent, "log": self.log,
-                "mean": self.mean, "var": self.var, "count": self.count, "values": list(self.values)}
+        return {
+            "alpha": self.alpha,
+            "window": self.window,
+            "recent": self.recent,
+            "log": self.log,
+            "mean": self.mean,
+            "var": self.var,
+            "count": self.count,
+            "values": list(self.values),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.alpha, self.window, self.recent, self.log = state["alpha"], state["window"], state["recent"], state["log"]
+        self.alpha, self.window, self.recent, self.log = (
+            state["alpha"],
+            state["window"],
+            state["recent"],
+            state["log"],
+        )
         self.mean, self.var, self.count = state["mean"], state["var"], state["count"]
         self.values = deque(state["values"], maxlen=self.window + 1)
 
@@ -177,8 +199,16 @@ class Plateau:
     ``metric < best - threshold`` (``"abs"``), as torch's ``ReduceLROnPlateau``.
     """
 
-    def __init__(self, patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
-                 cooldown: int = 0, factor: float = 0.5, floor: float = 0.0, mode: str = "min") -> None:
+    def __init__(
+        self,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        factor: float = 0.5,
+        floor: float = 0.0,
+        mode: str = "min",
+    ) -> None:
         self.patience = _int("patience", patience, 0)
         self.threshold = _real("threshold", threshold, low=0.0)
         if threshold_mode not in ("rel", "abs"):
@@ -202,8 +232,11 @@ class Plateau:
         self.events: list[Event] = []
 
     def improved(self, metric: float) -> bool:
-        value, best = (metric, self.best) if self.mode == "min" else (-metric, -self.best if
-                                                                      math.isfinite(self.best) else math.inf)
+        value, best = (
+            (metric, self.best)
+            if self.mode == "min"
+            else (-metric, -self.best if math.isfinite(self.best) else math.inf)
+        )
         if not math.isfinite(best):
             return True
         if self.threshold_mode == "rel":
@@ -226,15 +259,28 @@ class Plateau:
             self.bad = 0
         elif self.bad > self.patience and self.multiplier > self.floor:
             new = max(self.multiplier * self.factor, self.floor)
-            self.events.append(Event(step, "reduce_lr", f"no improvement on best {self.best:.4g} for "
-                                     f"{self.bad} updates (patience {self.patience}): multiplier "
-                                     f"{self.multiplier:.4g} -> {new:.4g}", new))
+            self.events.append(
+                Event(
+                    step,
+                    "reduce_lr",
+                    f"no improvement on best {self.best:.4g} for "
+                    f"{self.bad} updates (patience {self.patience}): multiplier "
+                    f"{self.multiplier:.4g} -> {new:.4g}",
+                    new,
+                )
+            )
             self.multiplier, self.bad, self.cooling = new, 0, self.cooldown
         return self.multiplier
 
     def state_dict(self) -> dict[str, Any]:
-        return {"multiplier": self.multiplier, "best": self.best, "bad": self.bad, "cooling": self.cooling,
-                "calls": self.calls, "events": [e.to_dict() for e in self.events]}
+        return {
+            "multiplier": self.multiplier,
+            "best": self.best,
+            "bad": self.bad,
+            "cooling": self.cooling,
+            "calls": self.calls,
+            "events": [e.to_dict() for e in self.events],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.multiplier, self.best, self.bad = state["multiplier"], state["best"], state["bad"]
@@ -316,13 +362,29 @@ class Guard:
     ``torch.where`` on the parameters and optimizer state (costs one copy of both).
     """
 
-    def __init__(self, model: torch.nn.Module | None, optimizer: torch.optim.Optimizer, *,
-                 actions: Sequence[str] = ACTIONS, clip_alpha: float = 0.97, clip_z: float = 2.5,
-                 skip_sigma: float = 6.0, window: int = 128, min_history: int = 20,
-                 rollback_after: int = 3, rollback_skip_batches: int = 50, snapshot_every: int = 50,
-                 lr_factor: float = 0.5, ratio_every: int = 10, plateau: Plateau | None = None,
-                 scheduler: Any = None, scaler: Any = None, sync: bool = True,
-                 logger: Callable[[Event], None] | None = None) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module | None,
+        optimizer: torch.optim.Optimizer,
+        *,
+        actions: Sequence[str] = ACTIONS,
+        clip_alpha: float = 0.97,
+        clip_z: float = 2.5,
+        skip_sigma: float = 6.0,
+        window: int = 128,
+        min_history: int | None = None,
+        rollback_after: int = 3,
+        rollback_skip_batches: int = 50,
+        snapshot_every: int = 50,
+        lr_factor: float = 0.5,
+        min_multiplier: float = 0.125,
+        ratio_every: int = 10,
+        plateau: Plateau | None = None,
+        scheduler: Any = None,
+        scaler: Any = None,
+        sync: bool = True,
+        logger: Callable[[Event], None] | None = None,
+    ) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise ValueError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
         if model is not None and not isinstance(model, torch.nn.Module):
@@ -330,20 +392,23 @@ class Guard:
         if isinstance(actions, str) or not all(a in ACTIONS for a in actions):
             raise ValueError(f"actions must be a subset of {ACTIONS}; got {actions!r}")
         if not sync and set(actions) - {"log", "clip", "skip"}:
-            raise ValueError(f"sync=False supports the actions 'clip' and 'skip' only; got {tuple(actions)!r}")
+            raise ValueError(
+                f"sync=False supports the actions 'clip' and 'skip' only; got {tuple(actions)!r}"
+            )
         if plateau is not None and not isinstance(plateau, Plateau):
             raise ValueError(f"plateau must be a lrlab.torch.Plateau or None; got {type(plateau).__name__}")
         self.model, self.optimizer, self.scheduler, self.scaler = model, optimizer, scheduler, scaler
         self.actions = tuple(a for a in ACTIONS if a in actions)
         self.clip_z = _real("clip_z", clip_z, low=0.0, low_open=True)
         self.skip_sigma = _real("skip_sigma", skip_sigma, low=0.0, low_open=True)
-        self.min_history = _int("min_history", min_history, 2)
+        self.window = _int("window", window, 2)
+        self.min_history = _int("min_history", self.window // 2 if min_history is None else min_history, 2)
         self.rollback_after = _int("rollback_after", rollback_after, 1)
         self.rollback_skip_batches = _int("rollback_skip_batches", rollback_skip_batches, 0)
         self.snapshot_every = _int("snapshot_every", snapshot_every, 1)
         self.lr_factor = _real("lr_factor", lr_factor, low=0.0, low_open=True, high=1.0)
+        self.min_multiplier = _real("min_multiplier", min_multiplier, low=0.0, high=1.0)
         self.ratio_every = _int("ratio_every", ratio_every, 0)
-        self.window = _int("window", window, 2)
         self.loss_stats = RobustStats(_real("clip_alpha", clip_alpha, low=0.0, high=1.0), self.window)
         self.norm_stats = RobustStats(clip_alpha, self.window, log=True)
         self.ratio_stats = RobustStats(clip_alpha, self.window, log=True)
@@ -352,6 +417,8 @@ class Guard:
         self.logger = logger
         self.params = [p for g in optimizer.param_groups for p in g["params"]]
         self.t = 0
+        self.calls = 0
+        self.last_rollback: int | None = None
         self.multiplier = 1.0
         self.skips_in_row = 0
         self.since_spike = 0
@@ -399,7 +466,8 @@ class Guard:
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
         norm = float(_grad_norm(self.params).item())
-        ready = self.loss_stats.count >= self.min_history
+        self.calls += 1
+        ready = len(self.loss_stats.values) >= self.min_history
         loss_z = self.loss_stats.robust_z(value) if ready and math.isfinite(value) else 0.0
         norm_z = self.norm_stats.robust_z(norm) if ready and math.isfinite(norm) else 0.0
         clipped_to = None
@@ -409,13 +477,16 @@ class Guard:
         if not (math.isfinite(value) and math.isfinite(norm)):
             skipped, action = True, "skip"
             self.counts["nonfinite"] += 1
-            self._event(Event(step, "nonfinite", f"non-finite loss {value} or gradient norm {norm}: "
-                                                 "update skipped"))
+            self._event(
+                Event(step, "nonfinite", f"non-finite loss {value} or gradient norm {norm}: update skipped")
+            )
         elif ready and max(loss_z, norm_z) > self.skip_sigma:
             which = "loss" if loss_z >= norm_z else "gradient norm"
             shown = value if which == "loss" else norm
-            reason = (f"{which} {shown:.4g} is {max(loss_z, norm_z):.1f} robust sigmas above its recent level "
-                      f"(noise from the last {len(self.loss_stats.values)} updates)")
+            reason = (
+                f"{which} {shown:.4g} is {max(loss_z, norm_z):.1f} robust sigmas above its recent level "
+                f"(noise from the last {len(self.loss_stats.values)} updates)"
+            )
             if "skip" in self.actions:
                 skipped, action = True, "skip"
                 self.counts["skip"] += 1
@@ -424,42 +495,69 @@ class Guard:
                 action = "log"
                 self._event(Event(step, "spike", reason, shown))
         if skipped:
+            if math.isfinite(value) and math.isfinite(norm):  # a level shift must be absorbed
+                self.loss_stats.update(value, to_ema=False)
+                self.norm_stats.update(norm, to_ema=False)
             self.skips_in_row += 1
             self.since_spike = 0
             if self.skips_in_row >= self.rollback_after:
                 rolled = self._escalate(step)
         else:
             self.skips_in_row = 0
-            if "clip" in self.actions and self.norm_stats.count >= self.min_history:
+            if "clip" in self.actions and ready:
                 z = self.norm_stats.ema_z(norm)
                 if z > self.clip_z:
                     target = self.norm_stats.mean + self.clip_z * self.norm_stats.std
                     with torch.no_grad():
-                        torch._foreach_mul_([p.grad for p in self.params if p.grad is not None], target / norm)
+                        torch._foreach_mul_(
+                            [p.grad for p in self.params if p.grad is not None], target / norm
+                        )
                     clipped_to, action = target, "clip"
                     self.counts["clip"] += 1
                     if "log" in self.actions:
-                        self._event(Event(step, "clip", f"gradient norm {norm:.4g} has EMA z-score {z:.2f} > "
-                                                        f"{self.clip_z:g}: clipped to {target:.4g}", norm))
+                        self._event(
+                            Event(
+                                step,
+                                "clip",
+                                f"gradient norm {norm:.4g} has EMA z-score {z:.2f} > "
+                                f"{self.clip_z:g}: clipped to {target:.4g}",
+                                norm,
+                            )
+                        )
             ratio = self._apply_update(measure=self.ratio_every > 0 and step % self.ratio_every == 0)
             self.loss_stats.update(value)
-            self.norm_stats.update(clipped_to if clipped_to is not None else norm)
+            self.norm_stats.update(norm, ema=clipped_to if clipped_to is not None else norm)
             if ratio is not None:
                 self.ratio_stats.update(ratio)
             self.since_spike += 1
-            if self.since_spike >= self.snapshot_every and "rollback" in self.actions \
-                    and (self.snapshot is None or step - self.snapshot["step"] >= self.snapshot_every):
+            if (
+                self.since_spike >= self.snapshot_every
+                and "rollback" in self.actions
+                and (self.snapshot is None or step - self.snapshot["step"] >= self.snapshot_every)
+            ):
                 self._take_snapshot(step + 1)
-            self.last = StepReport(step, value, norm, loss_z, norm_z, clipped_to, False, False,
-                                   self.lr_multiplier, ratio, action)
+            self.last = StepReport(
+                step, value, norm, loss_z, norm_z, clipped_to, False, False, self.lr_multiplier, ratio, action
+            )
             self.t += 1
             return self.last
         if skipped and self.scaler is not None:
             self.scaler.update()  # the scaler's inf checks are consumed; a skipped step leaves it as is
         if not rolled:
             self.t += 1
-        self.last = StepReport(step, value, norm, loss_z, norm_z, None, True, rolled, self.lr_multiplier,
-                               None, "rollback" if rolled else action)
+        self.last = StepReport(
+            step,
+            value,
+            norm,
+            loss_z,
+            norm_z,
+            None,
+            True,
+            rolled,
+            self.lr_multiplier,
+            None,
+            "rollback" if rolled else action,
+        )
         return self.last
 
     # -- internals --
@@ -504,8 +602,9 @@ class Guard:
         if before is None:
             return None
         with torch.no_grad():
-            delta = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p - b) for p, b in
-                                                          zip(self.params, before)]))
+            delta = torch.linalg.vector_norm(
+                torch.stack([torch.linalg.vector_norm(p - b) for p, b in zip(self.params, before)])
+            )
             weight = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(b) for b in before]))
         return float(delta / weight) if float(weight) > 0 else None
 
@@ -514,7 +613,9 @@ class Guard:
 
         self.snapshot = {
             "step": step,
-            "model": None if self.model is None else {k: _clone(v) for k, v in self.model.state_dict().items()},
+            "model": None
+            if self.model is None
+            else {k: _clone(v) for k, v in self.model.state_dict().items()},
             "params": None if self.model is not None else [p.detach().clone() for p in self.params],
             "optimizer": _clone(self.optimizer.state_dict()),
             "scheduler": None if self.scheduler is None else _clone(self.scheduler.state_dict()),
@@ -540,16 +641,41 @@ class Guard:
                 self.scaler.load_state_dict(_clone(snap["scaler"]))
             self.skip_batches += self.rollback_skip_batches
             self.counts["rollback"] += 1
-            self._event(Event(step, "rollback", f"{self.skips_in_row} skipped updates in a row: back to the "
-                                                f"state before update {snap['step']}, skipping the next "
-                                                f"{self.rollback_skip_batches} batches", float(snap["step"])))
+            self._event(
+                Event(
+                    step,
+                    "rollback",
+                    f"{self.skips_in_row} skipped updates in a row: back to the "
+                    f"state before update {snap['step']}, skipping the next "
+                    f"{self.rollback_skip_batches} batches",
+                    float(snap["step"]),
+                )
+            )
             self.t = snap["step"]
             rolled = True
-        if "reduce_lr" in self.actions and (rolled or "rollback" not in self.actions or self.snapshot is None):
+        repeated = rolled and self.last_rollback is not None and (
+            self.calls - self.last_rollback <= 2 * self.snapshot_every
+        )
+        if rolled:
+            self.last_rollback = self.calls
+        if (
+            "reduce_lr" in self.actions
+            and (repeated or not rolled)
+            and self.multiplier * self.lr_factor >= self.min_multiplier * (1 - 1e-12)
+        ):
             new = self.multiplier * self.lr_factor
             self.counts["reduce_lr"] += 1
-            self._event(Event(step, "reduce_lr", f"spikes persist ({self.skips_in_row} in a row): LR multiplier "
-                                                 f"{self.multiplier:.4g} -> {new:.4g}", new))
+            self._event(
+                Event(
+                    step,
+                    "reduce_lr",
+                    ("spikes again soon after a rollback" if rolled else
+                     f"{self.skips_in_row} skipped updates in a row and no state to roll back to")
+                    + ": LR multiplier "
+                    f"{self.multiplier:.4g} -> {new:.4g}",
+                    new,
+                )
+            )
             self.multiplier = new
         self.skips_in_row = 0
         return rolled
@@ -560,11 +686,22 @@ class Guard:
         device = params[0].device
         st = self._device_state
         if not st:
-            st.update(loss_buf=torch.zeros(self.window, device=device), norm_buf=torch.zeros(self.window, device=device),
-                      count=torch.zeros((), device=device, dtype=torch.long),
-                      mean=torch.zeros((), device=device), var=torch.zeros((), device=device))
-        loss_t = (loss.detach().float() if isinstance(loss, torch.Tensor)
-                  else torch.tensor(float(loss), device=device)).to(device).reshape(())
+            st.update(
+                loss_buf=torch.zeros(self.window, device=device),
+                norm_buf=torch.zeros(self.window, device=device),
+                count=torch.zeros((), device=device, dtype=torch.long),
+                mean=torch.zeros((), device=device),
+                var=torch.zeros((), device=device),
+            )
+        loss_t = (
+            (
+                loss.detach().float()
+                if isinstance(loss, torch.Tensor)
+                else torch.tensor(float(loss), device=device)
+            )
+            .to(device)
+            .reshape(())
+        )
         norm = _grad_norm(params).to(device)
         count = st["count"]
         filled = torch.clamp(count, max=self.window).float()
@@ -593,8 +730,11 @@ class Guard:
         clipped = torch.where(finite, norm * scale, st["mean"])
         # masked step: the optimizer steps, then parameters and state keep the old values where ok is 0
         old_params = [p.detach().clone() for p in params]
-        old_state = {p: {k: v.clone() for k, v in self.optimizer.state[p].items() if isinstance(v, torch.Tensor)}
-                     for p in params if p in self.optimizer.state}
+        old_state = {
+            p: {k: v.clone() for k, v in self.optimizer.state[p].items() if isinstance(v, torch.Tensor)}
+            for p in params
+            if p in self.optimizer.state
+        }
         saved = self._scaled_lrs()
         try:
             self.optimizer.step()
@@ -611,11 +751,12 @@ class Guard:
                     keep = ok.to(v.device)
                     if p in old_state and k in old_state[p]:
                         v.copy_(torch.where(keep, v, old_state[p][k]))
-            # statistics take the good updates only
+            # every finite value joins the windows (a level shift is absorbed, as OLMo-core does);
+            # the EMA of the clip takes the good updates only
             slot = count % self.window
             okf = ok.float()
-            st["loss_buf"][slot] = torch.where(ok, loss_t, st["loss_buf"][slot])
-            st["norm_buf"][slot] = torch.where(ok, clipped, st["norm_buf"][slot])
+            st["loss_buf"][slot] = torch.where(finite, loss_t, st["loss_buf"][slot])
+            st["norm_buf"][slot] = torch.where(finite, norm, st["norm_buf"][slot])
             first = count == 0
             a = self.norm_stats.alpha
             delta = clipped - st["mean"]
@@ -623,9 +764,11 @@ class Guard:
             new_var = torch.where(first, torch.zeros_like(st["var"]), a * st["var"] + (1 - a) * delta * delta)
             st["mean"].copy_(torch.where(ok, new_mean, st["mean"]))
             st["var"].copy_(torch.where(ok, new_var, st["var"]))
-            st["count"].add_(okf.long())
+            st["count"].add_(finite.long())
             st.setdefault("skipped", torch.zeros((), device=device, dtype=torch.long)).add_((1 - okf).long())
-            st.setdefault("clipped", torch.zeros((), device=device, dtype=torch.long)).add_((scale < 1).long())
+            st.setdefault("clipped", torch.zeros((), device=device, dtype=torch.long)).add_(
+                (scale < 1).long()
+            )
 
     # -- checkpointing --
 
@@ -634,11 +777,19 @@ class Guard:
         from ._state import _clone
 
         state: dict[str, Any] = {
-            "t": self.t, "multiplier": self.multiplier, "skips_in_row": self.skips_in_row,
-            "since_spike": self.since_spike, "skip_batches": self.skip_batches,
-            "events": [e.to_dict() for e in self.events], "counts": dict(self.counts),
-            "loss_stats": self.loss_stats.state_dict(), "norm_stats": self.norm_stats.state_dict(),
-            "ratio_stats": self.ratio_stats.state_dict(), "snapshot": _clone(self.snapshot),
+            "t": self.t,
+            "calls": self.calls,
+            "last_rollback": self.last_rollback,
+            "multiplier": self.multiplier,
+            "skips_in_row": self.skips_in_row,
+            "since_spike": self.since_spike,
+            "skip_batches": self.skip_batches,
+            "events": [e.to_dict() for e in self.events],
+            "counts": dict(self.counts),
+            "loss_stats": self.loss_stats.state_dict(),
+            "norm_stats": self.norm_stats.state_dict(),
+            "ratio_stats": self.ratio_stats.state_dict(),
+            "snapshot": _clone(self.snapshot),
             "plateau": None if self.plateau is None else self.plateau.state_dict(),
         }
         if not self.sync:
@@ -649,6 +800,7 @@ class Guard:
         from ._state import _clone
 
         self.t, self.multiplier = state["t"], state["multiplier"]
+        self.calls, self.last_rollback = state["calls"], state["last_rollback"]
         self.skips_in_row, self.since_spike = state["skips_in_row"], state["since_spike"]
         self.skip_batches = state["skip_batches"]
         self.events = [Event(**e) for e in state["events"]]
@@ -678,9 +830,11 @@ class Surgeon:
       over some ``window`` of updates, and its fall over the last ``window`` is now under
       ``slowdown`` times the fastest such fall (the steep early descent is over); and at the latest at
       ``total_steps - min_decay``. From ``s`` on: ``cosine(lr(s), final_lr, total_steps - s)``;
-    - during the decay, when the loss EMA has not improved by ``plateau_threshold``
-      (relative) for ``patience`` updates, the LR is multiplied by ``factor`` (not below
-      ``floor`` times the scheduled value) from the next update on, then ``cooldown``
+    - during the decay, when the mean loss of the last ``patience`` updates (default 10%
+      of the run) is lower than the mean of the ``patience`` before them by less than
+      ``plateau_threshold`` (relative) or less than one standard error of that mean (a
+      noisy minibatch loss does not fake a plateau), the LR is multiplied by ``factor``
+      (not below ``floor`` of the schedule) from the next update on, then ``cooldown``
       updates pass.
 
     :attr:`schedule` is the lrlab schedule of what was decided so far (text form with
@@ -688,15 +842,31 @@ class Surgeon:
     each update and feed the update's loss to :meth:`update` after it.
     """
 
-    def __init__(self, peak: float, total_steps: int, *, warmup_steps: int | None = None,
-                 min_warmup: int | None = None, min_decay: int | None = None, final_lr: float = 0.0,
-                 window: int | None = None, stable_tol: float = 0.02, slowdown: float = 0.25, beta: float = 0.9,
-                 patience: int | None = None, plateau_threshold: float = 1e-3, factor: float = 0.5,
-                 cooldown: int | None = None, floor: float = 0.1) -> None:
+    def __init__(
+        self,
+        peak: float,
+        total_steps: int,
+        *,
+        warmup_steps: int | None = None,
+        min_warmup: int | None = None,
+        min_decay: int | None = None,
+        final_lr: float = 0.0,
+        window: int | None = None,
+        stable_tol: float = 0.02,
+        slowdown: float = 0.25,
+        beta: float = 0.9,
+        patience: int | None = None,
+        plateau_threshold: float = 1e-3,
+        factor: float = 0.5,
+        cooldown: int | None = None,
+        floor: float = 0.1,
+    ) -> None:
         self.peak = _real("peak", peak, low=0.0, low_open=True)
         self.total_steps = _int("total_steps", total_steps, 10)
         n = self.total_steps
-        self.warmup_steps = _int("warmup_steps", warmup_steps if warmup_steps is not None else max(1, n // 10), 1)
+        self.warmup_steps = _int(
+            "warmup_steps", warmup_steps if warmup_steps is not None else max(1, n // 10), 1
+        )
         self.min_warmup = _int("min_warmup", min_warmup if min_warmup is not None else max(1, n // 100), 0)
         self.min_decay = _int("min_decay", min_decay if min_decay is not None else max(1, n // 5), 1)
         if self.min_decay >= n:
@@ -708,7 +878,7 @@ class Surgeon:
         self.stable_tol = _real("stable_tol", stable_tol, low=0.0, low_open=True, high=1.0)
         self.beta = _real("beta", beta, low=0.0, high=0.9999)
         self.slowdown = _real("slowdown", slowdown, low=0.0, low_open=True, high=1.0)
-        self.patience = _int("patience", patience if patience is not None else max(10, n // 20), 1)
+        self.patience = _int("patience", patience if patience is not None else max(10, n // 10), 1)
         self.plateau_threshold = _real("plateau_threshold", plateau_threshold, low=0.0, high=1.0)
         self.factor = _real("factor", factor, low=0.0, low_open=True, high=1.0)
         self.cooldown = _int("cooldown", cooldown if cooldown is not None else self.patience, 0)
@@ -720,6 +890,7 @@ class Surgeon:
         self.ema = math.nan
         self.updates = 0
         self.max_drop = 0.0
+        self.recent: deque[float] = deque(maxlen=2 * self.patience)
         self.cuts: list[tuple[int, float]] = []
         self.history: deque[float] = deque(maxlen=self.window + 1)
         self.best = math.inf
@@ -738,8 +909,13 @@ class Surgeon:
         decay = lrlab.cosine(self.switch_lr, self.final_lr, self.total_steps - self.switch_step)
         if self.switch_step == 0:
             return decay
-        head = (lrlab.linear(0.0, self.switch_lr, self.switch_step) if self.switch_step <= self.warmup_steps
-                else lrlab.warmup(self.warmup_steps, lrlab.constant(self.peak, self.switch_step - self.warmup_steps)))
+        head = (
+            lrlab.linear(0.0, self.switch_lr, self.switch_step)
+            if self.switch_step <= self.warmup_steps
+            else lrlab.warmup(
+                self.warmup_steps, lrlab.constant(self.peak, self.switch_step - self.warmup_steps)
+            )
+        )
         return lrlab.join(head, decay)
 
     def lr(self, step: int) -> float:
@@ -779,28 +955,43 @@ class Surgeon:
                 drop = (old - self.ema) / max(abs(old), 1e-12)
                 self.max_drop = max(self.max_drop, drop)
                 if self.max_drop >= self.stable_tol and drop < self.slowdown * self.max_drop:
-                    new.append(self._switch(nxt, f"loss EMA fell {100 * drop:.2f}% over the last {self.window} "
-                                                 f"updates, under {self.slowdown:g} x its fastest fall "
-                                                 f"({100 * self.max_drop:.2f}%): stabilised"))
+                    new.append(
+                        self._switch(
+                            nxt,
+                            f"loss EMA fell {100 * drop:.2f}% over the last {self.window} "
+                            f"updates, under {self.slowdown:g} x its fastest fall "
+                            f"({100 * self.max_drop:.2f}%): stabilised",
+                        )
+                    )
             if self.phase == "warmup" and nxt >= latest:
                 new.append(self._switch(nxt, f"latest switch ({self.min_decay} updates left for the decay)"))
         elif self.phase == "decay":
-            if self.ema < self.best * (1 - self.plateau_threshold) if self.best > 0 else self.ema < self.best - \
-                    self.plateau_threshold * abs(self.best):
-                self.best, self.bad = self.ema, 0
-            else:
-                self.bad += 1
+            self.recent.append(loss)
             if self.cooling > 0:
                 self.cooling -= 1
-                self.bad = 0
-            elif self.bad >= self.patience and self.multiplier * self.factor >= self.floor:
-                before = self.multiplier
-                self.multiplier *= self.factor
-                self.cuts.append((nxt, self.multiplier))
-                self.bad, self.cooling = 0, self.cooldown
-                new.append(Event(nxt, "reduce_lr", f"loss EMA {self.ema:.4g} no better than {self.best:.4g} "
-                                                   f"for {self.patience} updates: LR multiplier {before:.3g} -> "
-                                                   f"{self.multiplier:.3g}", self.multiplier))
+            elif len(self.recent) == 2 * self.patience and self.multiplier * self.factor >= self.floor:
+                values = list(self.recent)
+                before_mean = float(np.mean(values[: self.patience]))
+                last_mean = float(np.mean(values[self.patience :]))
+                gain = before_mean - last_mean
+                error = float(np.std(values[self.patience :]) / math.sqrt(self.patience))
+                if gain < max(self.plateau_threshold * abs(before_mean), error):
+                    before = self.multiplier
+                    self.multiplier *= self.factor
+                    self.cuts.append((nxt, self.multiplier))
+                    self.cooling = self.cooldown
+                    self.recent.clear()
+                    new.append(
+                        Event(
+                            nxt,
+                            "reduce_lr",
+                            f"mean loss of the last {self.patience} updates {last_mean:.4g} vs "
+                            f"{before_mean:.4g} before: a gain of {gain:.3g}, under both "
+                            f"{100 * self.plateau_threshold:g}% and one standard error ({error:.3g}): "
+                            f"LR multiplier {before:.3g} -> {self.multiplier:.3g}",
+                            self.multiplier,
+                        )
+                    )
         self.events.extend(new)
         return new
 
@@ -808,20 +999,41 @@ class Surgeon:
         value = float(lrlab.warmup(self.warmup_steps, lrlab.constant(self.peak))(step))
         self.phase, self.switch_step, self.switch_lr = "decay", step, max(value, self.final_lr)
         self.best, self.bad = self.ema, 0
-        return Event(step, "switch_to_decay", f"{why}; cosine from lr={value:.4g} to {self.final_lr:g} over "
-                                              f"{self.total_steps - step} updates", value)
+        return Event(
+            step,
+            "switch_to_decay",
+            f"{why}; cosine from lr={value:.4g} to {self.final_lr:g} over {self.total_steps - step} updates",
+            value,
+        )
 
     def state_dict(self) -> dict[str, Any]:
-        return {"phase": self.phase, "switch_step": self.switch_step, "switch_lr": self.switch_lr,
-                "multiplier": self.multiplier, "ema": self.ema, "updates": self.updates,
-                "max_drop": self.max_drop, "cuts": [list(c) for c in self.cuts], "history": list(self.history), "best": self.best, "bad": self.bad, "cooling": self.cooling,
-                "events": [e.to_dict() for e in self.events]}
+        return {
+            "phase": self.phase,
+            "switch_step": self.switch_step,
+            "switch_lr": self.switch_lr,
+            "multiplier": self.multiplier,
+            "ema": self.ema,
+            "updates": self.updates,
+            "max_drop": self.max_drop,
+            "cuts": [list(c) for c in self.cuts],
+            "recent": list(self.recent),
+            "history": list(self.history),
+            "best": self.best,
+            "bad": self.bad,
+            "cooling": self.cooling,
+            "events": [e.to_dict() for e in self.events],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.phase, self.switch_step, self.switch_lr = state["phase"], state["switch_step"], state["switch_lr"]
+        self.phase, self.switch_step, self.switch_lr = (
+            state["phase"],
+            state["switch_step"],
+            state["switch_lr"],
+        )
         self.multiplier, self.ema, self.updates = state["multiplier"], state["ema"], state["updates"]
         self.max_drop = state["max_drop"]
         self.cuts = [(int(a), float(b)) for a, b in state["cuts"]]
+        self.recent = deque(state["recent"], maxlen=2 * self.patience)
         self.history = deque(state["history"], maxlen=self.window + 1)
         self.best, self.bad, self.cooling = state["best"], state["bad"], state["cooling"]
         self.events = [Event(**e) for e in state["events"]]

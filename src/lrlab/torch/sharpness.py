@@ -85,8 +85,9 @@ def _optimizer_kind(optimizer: torch.optim.Optimizer | None) -> tuple[str, float
     return "gd", float(group.get("momentum", 0.0) or 0.0)
 
 
-def _preconditioner(optimizer: torch.optim.Optimizer, params: list[torch.Tensor], lr0: float,
-                    kind: str) -> list[torch.Tensor]:
+def _preconditioner(
+    optimizer: torch.optim.Optimizer, params: list[torch.Tensor], lr0: float, kind: str
+) -> list[torch.Tensor]:
     """``sqrt(D)`` per parameter, ``D = (lr_g / lr0) / P``, applied on both sides of H.
 
     Adam: ``P = (1 - beta1^t) (sqrt(v / (1 - beta2^t)) + eps)``, ``t`` the optimizer's step
@@ -96,23 +97,34 @@ def _preconditioner(optimizer: torch.optim.Optimizer, params: list[torch.Tensor]
     roots = []
     for p in params:
         group = group_of.get(id(p), optimizer.param_groups[0])
-        d = torch.full(p.shape, float(group["lr"]) / lr0 if lr0 > 0 else 1.0, dtype=torch.float32,
-                       device=p.device)
+        d = torch.full(
+            p.shape, float(group["lr"]) / lr0 if lr0 > 0 else 1.0, dtype=torch.float32, device=p.device
+        )
         state = optimizer.state.get(p, {})
         if kind == "adam" and "exp_avg_sq" in state:
             beta1, beta2 = group["betas"]
             t = float(state["step"]) if "step" in state else 1.0
-            v_hat = state["exp_avg_sq"].float() / (1 - beta2 ** t)
-            d = d / ((1 - beta1 ** t) * (v_hat.sqrt() + group["eps"]))
+            v_hat = state["exp_avg_sq"].float() / (1 - beta2**t)
+            d = d / ((1 - beta1**t) * (v_hat.sqrt() + group["eps"]))
         roots.append(d.sqrt())
     return roots
 
 
-def sharpness(model: torch.nn.Module | None = None, loss_fn: Callable[..., Any] | None = None,
-              batch: Any = None, *, closure: Callable[[], Any] | None = None,
-              params: Sequence[torch.Tensor] | None = None, optimizer: torch.optim.Optimizer | None = None,
-              lr: float | None = None, preconditioned: bool | None = None, max_hvps: int = 20,
-              tol: float = 1e-2, seed: int = 0, step: int | None = None) -> Sharpness:
+def sharpness(
+    model: torch.nn.Module | None = None,
+    loss_fn: Callable[..., Any] | None = None,
+    batch: Any = None,
+    *,
+    closure: Callable[[], Any] | None = None,
+    params: Sequence[torch.Tensor] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr: float | None = None,
+    preconditioned: bool | None = None,
+    max_hvps: int = 20,
+    tol: float = 1e-2,
+    seed: int = 0,
+    step: int | None = None,
+) -> Sharpness:
     """The top eigenvalue of the Hessian of the loss (preconditioned for Adam) by power iteration.
 
     Forms: ``sharpness(model, loss_fn, (inputs, targets), optimizer=opt)`` (loss =
@@ -140,7 +152,9 @@ def sharpness(model: torch.nn.Module | None = None, loss_fn: Callable[..., Any] 
         raise ValueError(f"optimizer must be a torch.optim.Optimizer or None; got {type(optimizer).__name__}")
     if closure is None:
         if not isinstance(model, torch.nn.Module):
-            raise ValueError(f"model must be a torch.nn.Module (or pass closure=fn); got {type(model).__name__}")
+            raise ValueError(
+                f"model must be a torch.nn.Module (or pass closure=fn); got {type(model).__name__}"
+            )
         if not callable(loss_fn):
             raise ValueError(f"loss_fn must be callable as loss_fn(outputs, targets); got {loss_fn!r}")
         if not isinstance(batch, (tuple, list)) or len(batch) != 2:
@@ -176,14 +190,18 @@ def sharpness(model: torch.nn.Module | None = None, loss_fn: Callable[..., Any] 
 
     saved = TrainingState.capture(model, None, rng=True)
     if model is None:  # still restore the parameters' values and gradients
-        saved.tensors = {id(p): (p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone())
-                         for p in params}
+        saved.tensors = {
+            id(p): (p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone())
+            for p in params
+        }
     try:
         with _math_attention(), torch.enable_grad():
             loss = closure()
             if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-                raise ValueError("the loss must be a scalar tensor; got "
-                                 f"{type(loss).__name__}{'' if not isinstance(loss, torch.Tensor) else tuple(loss.shape)}")
+                raise ValueError(
+                    "the loss must be a scalar tensor; got "
+                    f"{type(loss).__name__}{'' if not isinstance(loss, torch.Tensor) else tuple(loss.shape)}"
+                )
             grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
             pairs = [(p, g) for p, g in zip(params, grads) if g is not None]
             if not pairs:
@@ -191,8 +209,9 @@ def sharpness(model: torch.nn.Module | None = None, loss_fn: Callable[..., Any] 
             ps = [p for p, _ in pairs]
             gs = [g for _, g in pairs]
             if optimizer is not None:
-                root = _preconditioner(optimizer, ps, float(optimizer.param_groups[0]["lr"]),
-                                       kind if preconditioned else "gd")
+                root = _preconditioner(
+                    optimizer, ps, float(optimizer.param_groups[0]["lr"]), kind if preconditioned else "gd"
+                )
             else:
                 root = [torch.ones_like(p, dtype=torch.float32) for p in ps]
             gen = torch.Generator(device=ps[0].device.type if ps[0].device.type != "mps" else "cpu")
@@ -201,8 +220,10 @@ def sharpness(model: torch.nn.Module | None = None, loss_fn: Callable[..., Any] 
             def apply(vec: list[torch.Tensor]) -> list[torch.Tensor]:
                 u = [x * r.to(x.dtype) for x, r in zip(vec, root)]
                 hu = torch.autograd.grad(gs, ps, grad_outputs=u, retain_graph=True, allow_unused=True)
-                return [torch.zeros_like(x) if h is None else h.detach() * r.to(h.dtype)
-                        for h, x, r in zip(hu, vec, root)]
+                return [
+                    torch.zeros_like(x) if h is None else h.detach() * r.to(h.dtype)
+                    for h, x, r in zip(hu, vec, root)
+                ]
 
             eig, converged, used = _power(apply, ps, gen, int(max_hvps), float(tol), 0.0)
             if math.isfinite(eig) and eig < 0 and used < max_hvps:
@@ -213,15 +234,34 @@ def sharpness(model: torch.nn.Module | None = None, loss_fn: Callable[..., Any] 
     finally:
         saved.restore()
     line = threshold(lr, "adam" if preconditioned else "gd", beta)
-    return Sharpness(eig, lr, line, eig / line, "adam" if preconditioned else ("gd" if beta == 0 else "momentum"),
-                     used, converged, step)
+    return Sharpness(
+        eig,
+        lr,
+        line,
+        eig / line,
+        "adam" if preconditioned else ("gd" if beta == 0 else "momentum"),
+        used,
+        converged,
+        step,
+    )
 
 
-def _power(apply: Callable[[list[torch.Tensor]], list[torch.Tensor]], ps: list[torch.Tensor],
-           gen: torch.Generator, budget: int, tol: float, shift: float) -> tuple[float, bool, int]:
+def _total(parts: Any) -> torch.Tensor:
+    """The sum of scalar tensors, as a tensor."""
+    return torch.stack(list(parts)).sum()
+
+
+def _power(
+    apply: Callable[[list[torch.Tensor]], list[torch.Tensor]],
+    ps: list[torch.Tensor],
+    gen: torch.Generator,
+    budget: int,
+    tol: float,
+    shift: float,
+) -> tuple[float, bool, int]:
     """Power iteration on ``A - shift I``: (Rayleigh quotient, converged, HVPs used)."""
     v = [torch.randn(p.shape, generator=gen, device=p.device, dtype=p.dtype) for p in ps]
-    norm = torch.sqrt(sum((x.float() ** 2).sum() for x in v))
+    norm = torch.sqrt(_total((x.float() ** 2).sum() for x in v))
     v = [x / norm for x in v]
     eig, used = math.nan, 0
     for _ in range(budget):
@@ -230,8 +270,8 @@ def _power(apply: Callable[[list[torch.Tensor]], list[torch.Tensor]], ps: list[t
             w = [a - shift * b for a, b in zip(w, v)]
         used += 1
         eig = float(sum((a.float() * b.float()).sum() for a, b in zip(v, w)))
-        residual = float(torch.sqrt(sum(((a - eig * b).float() ** 2).sum() for a, b in zip(w, v))))
-        norm = torch.sqrt(sum((x.float() ** 2).sum() for x in w))
+        residual = float(torch.sqrt(_total(((a - eig * b).float() ** 2).sum() for a, b in zip(w, v))))
+        norm = torch.sqrt(_total((x.float() ** 2).sum() for x in w))
         if not math.isfinite(eig) or float(norm) == 0.0:
             return eig, False, used
         if residual <= tol * abs(eig + shift):  # the residual of A itself: same vector
