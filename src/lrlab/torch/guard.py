@@ -84,7 +84,8 @@ class RobustStats:
     for a positive scale-like signal (``log=True``: the gradient norm, whose noise is
     proportional to its level) and ``f(x) = x`` otherwise (the loss)::
 
-        level = median of the last ``recent`` values of f
+        level = median(last ``recent`` values of f) + (recent + 1) / 2 * drift
+        drift = (median of their newer half - median of their older half) / (recent / 2)
         noise = 1.4826 * MAD(first differences of f over the last ``window``) / sqrt(2)
         z     = (f(x) - level) / noise
 
@@ -92,7 +93,9 @@ class RobustStats:
     trend from looking like spread, and the short ``recent`` median follows a trend with
     little lag: a gradient norm that doubles over hundreds of updates (AdamW under a
     decaying LR, Defazio et al. 2025) stays near z = 0, while a jump of one update stands
-    out. The noise is floored at 1e-3 (log) or 1e-3 of ``|level|``.
+    out; the level is extrapolated along the recent trend, so a warmup's steadily growing
+    update size is expected, not lagged. The noise is floored at 1e-3 (log) or 1e-3 of
+    ``|level|``.
     """
 
     def __init__(self, alpha: float = 0.97, window: int = 128, recent: int = 16, log: bool = False) -> None:
@@ -108,10 +111,15 @@ class RobustStats:
     def _f(self, x: float) -> float:
         return math.log(max(x, 1e-30)) if self.log else x
 
-    def update(self, x: float, *, ema: float | None = None, window: bool = True, to_ema: bool = True) -> None:
+    def update(
+        self, x: float, *, ema: float | None = None, window: bool = True, to_ema: bool = True,
+        cap: float | None = None,
+    ) -> None:
         """Add ``x`` to the window (unless ``window=False``) and ``ema`` (default ``x``) to the
-        EMA (unless ``to_ema=False``: a skipped spike joins the window, where the median and
-        MAD ignore it, but not the EMA)."""
+        EMA (unless ``to_ema=False``). ``cap``: the window takes ``x`` limited to ``cap``
+        noise units above the level (a skipped spike joins the window that way, so that a
+        lasting shift of level is absorbed in a few updates while a burst of spikes cannot
+        take over the median)."""
         if to_ema:
             value = x if ema is None else ema
             if self.count == 0:
@@ -122,7 +130,10 @@ class RobustStats:
                 self.var = self.alpha * self.var + (1 - self.alpha) * delta * delta
             self.count += 1
         if window:
-            self.values.append(self._f(x))
+            value = self._f(x)
+            if cap is not None and len(self.values) >= 3:
+                value = min(value, self.level() + cap * self.noise())
+            self.values.append(value)
 
     @property
     def std(self) -> float:
@@ -135,8 +146,20 @@ class RobustStats:
         return (x - self.mean) / self.std
 
     def level(self) -> float:
-        """The median of the last ``recent`` (transformed) values."""
-        return _median(list(self.values)[-self.recent :])
+        """Where the next (transformed) value is expected: the median of the last ``recent``
+        values, moved forward along their trend. The trend is the difference between the
+        medians of the newer and the older half of them, per update; the median sits
+        ``(recent + 1) / 2`` updates back, so a trend is extrapolated, not lagged. The shift
+        is limited to 2 noise units: after a step change (a rollback, an LR cut) the
+        "trend" is no trend."""
+        recent = list(self.values)[-self.recent :]
+        half = len(recent) // 2
+        if half < 2:
+            return _median(recent)
+        drift = (_median(recent[-half:]) - _median(recent[:half])) / (len(recent) - half)
+        shift = drift * (len(recent) + 1) / 2
+        bound = 2.0 * self.noise() if len(self.values) >= 3 else abs(shift)
+        return _median(recent) + max(-bound, min(bound, shift))
 
     def noise(self) -> float:
         """``1.4826 MAD(differences) / sqrt(2)``: the spread of one value around the trend."""
@@ -146,7 +169,7 @@ class RobustStats:
             return math.nan
         med = _median(diffs)
         mad = _median([abs(d - med) for d in diffs])
-        floor = 1e-3 if self.log else max(1e-3 * abs(self.level()), 1e-12)
+        floor = 1e-3 if self.log else max(1e-3 * abs(_median(values[-self.recent :])), 1e-12)
         return max(MAD_TO_STD * mad / math.sqrt(2.0), floor)
 
     def robust_z(self, x: float) -> float:
@@ -373,12 +396,13 @@ class Guard:
         skip_sigma: float = 6.0,
         window: int = 128,
         min_history: int | None = None,
-        rollback_after: int = 3,
+        rollback_after: int = 10,
         rollback_skip_batches: int = 50,
         snapshot_every: int = 50,
         lr_factor: float = 0.5,
         min_multiplier: float = 0.125,
-        ratio_every: int = 10,
+        ratio_every: int = 1,
+        ratio_factor: float = 3.0,
         plateau: Plateau | None = None,
         scheduler: Any = None,
         scaler: Any = None,
@@ -409,6 +433,7 @@ class Guard:
         self.lr_factor = _real("lr_factor", lr_factor, low=0.0, low_open=True, high=1.0)
         self.min_multiplier = _real("min_multiplier", min_multiplier, low=0.0, high=1.0)
         self.ratio_every = _int("ratio_every", ratio_every, 0)
+        self.ratio_factor = _real("ratio_factor", ratio_factor, low=1.0)
         self.loss_stats = RobustStats(_real("clip_alpha", clip_alpha, low=0.0, high=1.0), self.window)
         self.norm_stats = RobustStats(clip_alpha, self.window, log=True)
         self.ratio_stats = RobustStats(clip_alpha, self.window, log=True)
@@ -496,8 +521,8 @@ class Guard:
                 self._event(Event(step, "spike", reason, shown))
         if skipped:
             if math.isfinite(value) and math.isfinite(norm):  # a level shift must be absorbed
-                self.loss_stats.update(value, to_ema=False)
-                self.norm_stats.update(norm, to_ema=False)
+                self.loss_stats.update(value, to_ema=False, cap=self.skip_sigma)
+                self.norm_stats.update(norm, to_ema=False, cap=self.skip_sigma)
             self.skips_in_row += 1
             self.since_spike = 0
             if self.skips_in_row >= self.rollback_after:
@@ -524,7 +549,45 @@ class Guard:
                                 norm,
                             )
                         )
-            ratio = self._apply_update(measure=self.ratio_every > 0 and step % self.ratio_every == 0)
+            ratio, before = self._apply_update(measure=self.ratio_every > 0 and step % self.ratio_every == 0)
+            ratio_z = (
+                self.ratio_stats.robust_z(ratio)
+                if ratio is not None and len(self.ratio_stats.values) >= max(3, self.min_history // self.ratio_every)
+                else 0.0
+            )
+            if (
+                ratio is not None
+                and ratio_z > self.skip_sigma
+                and ratio > self.ratio_factor * math.exp(self.ratio_stats.level())
+                and "skip" in self.actions
+                and before is not None
+            ):
+                with torch.no_grad():  # an update far larger than usual (an LR spike): undo it
+                    for p, b in zip(self.params, before):
+                        p.copy_(b)
+                self.ratio_stats.update(ratio, to_ema=False, cap=self.skip_sigma)
+                self.counts["skip"] += 1
+                self._event(
+                    Event(
+                        step,
+                        "skip",
+                        f"update-to-weight ratio {ratio:.3g} is {ratio_z:.1f} robust sigmas above its recent "
+                        "level: the update was undone (the optimizer's moments keep this gradient)",
+                        ratio,
+                    )
+                )
+                self.loss_stats.update(value, to_ema=False, cap=self.skip_sigma)
+                self.norm_stats.update(norm, to_ema=False, cap=self.skip_sigma)
+                self.skips_in_row += 1
+                self.since_spike = 0
+                rolled = self.skips_in_row >= self.rollback_after and self._escalate(step)
+                if not rolled:
+                    self.t += 1
+                self.last = StepReport(
+                    step, value, norm, loss_z, norm_z, clipped_to, True, rolled, self.lr_multiplier, ratio,
+                    "rollback" if rolled else "skip",
+                )
+                return self.last
             self.loss_stats.update(value)
             self.norm_stats.update(norm, ema=clipped_to if clipped_to is not None else norm)
             if ratio is not None:
@@ -588,7 +651,7 @@ class Guard:
             else:
                 g["lr"] = value
 
-    def _apply_update(self, measure: bool) -> float | None:
+    def _apply_update(self, measure: bool) -> tuple[float | None, list[torch.Tensor] | None]:
         before = [p.detach().clone() for p in self.params] if measure else None
         saved = self._scaled_lrs()
         try:
@@ -600,13 +663,13 @@ class Guard:
         finally:
             self._restore_lrs(saved)
         if before is None:
-            return None
+            return None, None
         with torch.no_grad():
             delta = torch.linalg.vector_norm(
                 torch.stack([torch.linalg.vector_norm(p - b) for p, b in zip(self.params, before)])
             )
             weight = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(b) for b in before]))
-        return float(delta / weight) if float(weight) > 0 else None
+        return (float(delta / weight) if float(weight) > 0 else None), before
 
     def _take_snapshot(self, step: int) -> None:
         from ._state import _clone
