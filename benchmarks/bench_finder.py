@@ -397,7 +397,10 @@ def demo_surgeon(seeds: list[int], steps: int = 600, peak: float = 1e-2) -> dict
 
 
 def demo_sharpness(
-    seed: int = 0, steps: int = 200, peak: float = 1e-2, warmup: int = 50,
+    seed: int = 0,
+    steps: int = 200,
+    peak: float = 1e-2,
+    warmup: int = 50,
     probe_at: tuple[int, ...] = (5, 10, 25, 50, 100, 150, 199),
 ) -> dict[str, Any]:
     """AdamW's preconditioned sharpness against 38/lr_t, with and without a linear warmup.

@@ -415,3 +415,24 @@ def test_task_sweep_on_circle():
     assert result.settings["task"] == "circle"
     with pytest.raises(ValueError, match="circle"):
         find_lr_task("circle", options={"hidden": -3})
+
+
+def test_tensor_lrs_are_restored_in_place():
+    from lrlab.torch import use_tensor_lr
+
+    model, optimizer, loader, _ = make_setup()
+    use_tensor_lr(optimizer)
+    lr_tensor = optimizer.param_groups[0]["lr"]
+    before = lr_tensor.clone()
+    find_lr(model, optimizer, loader, torch.nn.CrossEntropyLoss(), num_steps=10)
+    assert optimizer.param_groups[0]["lr"] is lr_tensor  # the same tensor a compiled step holds
+    assert torch.equal(lr_tensor, before)
+
+
+def test_batch_norm_statistics_and_eval_mode_are_restored():
+    model, optimizer, loader, _ = make_setup()
+    model.eval()
+    stats = [b.clone() for b in model.buffers()]
+    find_lr(model, optimizer, loader, torch.nn.CrossEntropyLoss(), num_steps=10)
+    assert not any(m.training for m in model.modules())
+    assert all(torch.equal(a, b) for a, b in zip(stats, model.buffers()))

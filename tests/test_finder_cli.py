@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from lrlab.cli import main  # noqa: E402
+from lrlab.cli import main
 
 
 def test_find_prints_suggestions_and_the_recommendation(capsys):
@@ -23,8 +23,22 @@ def test_find_prints_suggestions_and_the_recommendation(capsys):
 def test_find_json_and_plot(capsys, tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "sweep.png"
-    code = main(["find", "--task", "circle", "--num-steps", "60", "--seeds", "2", "--start-lr", "1e-3",
-                 "--json", "-o", str(path)])
+    code = main(
+        [
+            "find",
+            "--task",
+            "circle",
+            "--num-steps",
+            "60",
+            "--seeds",
+            "2",
+            "--start-lr",
+            "1e-3",
+            "--json",
+            "-o",
+            str(path),
+        ]
+    )
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     assert data["settings"]["task"] == "circle" and data["settings"]["seeds"] == [0, 1]
@@ -33,14 +47,17 @@ def test_find_json_and_plot(capsys, tmp_path):
     assert path.stat().st_size > 1000
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["find", "--task", "circle", "--start-lr", "1", "--end-lr", "0.1"], "--start-lr must be < --end-lr"),
-    (["find", "--task", "cirle"], "did you mean 'circle'"),
-    (["find", "--task", "circle", "--option", "hidden=-2"], "option hidden=-2"),
-    (["find", "--task", "circle", "--num-steps", "1"], "--num-steps"),
-    (["find", "--task", "circle", "-o", "plot.txt"], "-o/--output"),
-    (["find", "--task", "circle", "--start-lr", "-1"], "--start-lr"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["find", "--task", "circle", "--start-lr", "1", "--end-lr", "0.1"], "--start-lr must be < --end-lr"),
+        (["find", "--task", "cirle"], "did you mean 'circle'"),
+        (["find", "--task", "circle", "--option", "hidden=-2"], "option hidden=-2"),
+        (["find", "--task", "circle", "--num-steps", "1"], "--num-steps"),
+        (["find", "--task", "circle", "-o", "plot.txt"], "-o/--output"),
+        (["find", "--task", "circle", "--start-lr", "-1"], "--start-lr"),
+    ],
+)
 def test_find_errors_exit_2_with_a_clear_message(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err

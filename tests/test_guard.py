@@ -232,7 +232,9 @@ def test_an_lr_spike_is_undone_by_the_update_to_weight_ratio():
 def test_rollback_restores_the_last_good_state_and_skips_batches():
     x, y = regression()
     model, optimizer = model_and_opt()
-    guard = Guard(model, optimizer, rollback_after=3, snapshot_every=20, rollback_skip_batches=7, ratio_every=0)
+    guard = Guard(
+        model, optimizer, rollback_after=3, snapshot_every=20, rollback_skip_batches=7, ratio_every=0
+    )
     assert guard.min_history == 64  # half the window before judging, as OLMo-core
     bad = {100: "scale", 101: "scale", 102: "scale"}
     data = list(batches(x, y, 130, bad))
@@ -259,8 +261,9 @@ def test_rollback_restores_the_last_good_state_and_skips_batches():
 def test_spikes_again_after_a_rollback_reduce_the_lr_down_to_a_floor():
     x, y = regression()
     model, optimizer = model_and_opt()
-    guard = Guard(model, optimizer, rollback_after=2, snapshot_every=10, rollback_skip_batches=0,
-                  min_multiplier=0.25)
+    guard = Guard(
+        model, optimizer, rollback_after=2, snapshot_every=10, rollback_skip_batches=0, min_multiplier=0.25
+    )
     bad = {k: "scale" for k in (100, 101, 104, 105, 108, 109, 112, 113)}
     for xb, yb in guard.batches(list(batches(x, y, 140, bad))):
         loss = torch.nn.functional.mse_loss(model(xb), yb)
@@ -339,7 +342,11 @@ def test_resumed_guard_makes_the_same_decisions():
     def make():
         model, optimizer = model_and_opt()
         guard = Guard(
-            model, optimizer, snapshot_every=20, rollback_skip_batches=3, rollback_after=3,
+            model,
+            optimizer,
+            snapshot_every=20,
+            rollback_skip_batches=3,
+            rollback_after=3,
             plateau=Plateau(patience=2),
         )
         return model, optimizer, guard

@@ -112,7 +112,12 @@ class RobustStats:
         return math.log(max(x, 1e-30)) if self.log else x
 
     def update(
-        self, x: float, *, ema: float | None = None, window: bool = True, to_ema: bool = True,
+        self,
+        x: float,
+        *,
+        ema: float | None = None,
+        window: bool = True,
+        to_ema: bool = True,
         cap: float | None = None,
     ) -> None:
         """Add ``x`` to the window (unless ``window=False``) and ``ema`` (default ``x``) to the
@@ -552,7 +557,8 @@ class Guard:
             ratio, before = self._apply_update(measure=self.ratio_every > 0 and step % self.ratio_every == 0)
             ratio_z = (
                 self.ratio_stats.robust_z(ratio)
-                if ratio is not None and len(self.ratio_stats.values) >= max(3, self.min_history // self.ratio_every)
+                if ratio is not None
+                and len(self.ratio_stats.values) >= max(3, self.min_history // self.ratio_every)
                 else 0.0
             )
             if (
@@ -584,7 +590,16 @@ class Guard:
                 if not rolled:
                     self.t += 1
                 self.last = StepReport(
-                    step, value, norm, loss_z, norm_z, clipped_to, True, rolled, self.lr_multiplier, ratio,
+                    step,
+                    value,
+                    norm,
+                    loss_z,
+                    norm_z,
+                    clipped_to,
+                    True,
+                    rolled,
+                    self.lr_multiplier,
+                    ratio,
                     "rollback" if rolled else "skip",
                 )
                 return self.last
@@ -716,8 +731,10 @@ class Guard:
             )
             self.t = snap["step"]
             rolled = True
-        repeated = rolled and self.last_rollback is not None and (
-            self.calls - self.last_rollback <= 2 * self.snapshot_every
+        repeated = (
+            rolled
+            and self.last_rollback is not None
+            and (self.calls - self.last_rollback <= 2 * self.snapshot_every)
         )
         if rolled:
             self.last_rollback = self.calls
@@ -732,8 +749,11 @@ class Guard:
                 Event(
                     step,
                     "reduce_lr",
-                    ("spikes again soon after a rollback" if rolled else
-                     f"{self.skips_in_row} skipped updates in a row and no state to roll back to")
+                    (
+                        "spikes again soon after a rollback"
+                        if rolled
+                        else f"{self.skips_in_row} skipped updates in a row and no state to roll back to"
+                    )
                     + ": LR multiplier "
                     f"{self.multiplier:.4g} -> {new:.4g}",
                     new,
