@@ -532,3 +532,28 @@ def test_surgeon_bad_arguments(kwargs, name):
     args = {"peak": 1.0, "total_steps": 1000, **kwargs}
     with pytest.raises(ValueError, match=name):
         Surgeon(args.pop("peak"), args.pop("total_steps"), **args)
+
+
+def test_guard_with_a_grad_scaler_matches_the_plain_scaler_loop():
+    """With a GradScaler the guard unscales, judges and steps through the scaler: without
+    spikes the run is the plain ``scale/backward/step/update`` loop, bit for bit."""
+    x, y = regression()
+    data = list(batches(x, y, 40))
+    results = []
+    for guarded in (False, True):
+        model, optimizer = model_and_opt()
+        scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
+        guard = Guard(model, optimizer, scaler=scaler) if guarded else None
+        for xb, yb in data:
+            loss = torch.nn.functional.mse_loss(model(xb), yb)
+            optimizer.zero_grad()
+            scaler.scale(loss).backward()
+            if guard is None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                guard.step(loss)
+        results.append([p.detach().clone() for p in model.parameters()])
+        if guard is not None:
+            assert not guard.events
+    assert all(torch.equal(a, b) for a, b in zip(*results))
