@@ -557,3 +557,33 @@ def test_guard_with_a_grad_scaler_matches_the_plain_scaler_loop():
         if guard is not None:
             assert not guard.events
     assert all(torch.equal(a, b) for a, b in zip(*results))
+
+
+@pytest.mark.parametrize("loss, match", [(torch.ones(3), "scalar"), ("1.0", "number"), (None, "number")])
+def test_guard_step_refuses_a_bad_loss_and_touches_nothing(loss, match):
+    model, optimizer = model_and_opt()
+    before = copy.deepcopy(model.state_dict())
+    guard = Guard(model, optimizer)
+    with pytest.raises(ValueError, match=match):
+        guard.step(loss)
+    assert guard.t == 0 and not guard.events
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k])
+
+
+def test_lr_multiplier_on_tensor_lrs_keeps_the_tensors():
+    from lrlab.torch import use_tensor_lr
+
+    x, y = regression()
+    model, optimizer = model_and_opt(lr=0.01)
+    use_tensor_lr(optimizer)
+    lr = optimizer.param_groups[0]["lr"]
+    guard = Guard(model, optimizer, plateau=Plateau(patience=0, factor=0.5))
+    guard.observe(1.0)
+    guard.observe(2.0)
+    xb, yb = next(batches(x, y, 1))
+    loss = torch.nn.functional.mse_loss(model(xb), yb)
+    optimizer.zero_grad()
+    loss.backward()
+    guard.step(loss)
+    assert optimizer.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.01)

@@ -488,6 +488,11 @@ class Guard:
     def step(self, loss: torch.Tensor | float) -> StepReport | None:
         """Judge this update (its loss and the gradients now in ``.grad``), act, and step the
         optimizer unless the update is skipped. Returns what happened (None with ``sync=False``)."""
+        if isinstance(loss, torch.Tensor):
+            if loss.numel() != 1:
+                raise ValueError(f"loss must be a scalar; got a tensor of shape {tuple(loss.shape)}")
+        elif isinstance(loss, bool) or not isinstance(loss, numbers.Real):
+            raise ValueError(f"loss must be a scalar tensor or a number; got {type(loss).__name__}")
         if not self.sync:
             self._device_step(loss)
             self.t += 1
@@ -649,11 +654,10 @@ class Guard:
         saved = [g["lr"] for g in self.optimizer.param_groups]
         m = self.lr_multiplier
         if m != 1.0:
-            for g in self.optimizer.param_groups:
+            for i, g in enumerate(self.optimizer.param_groups):
                 if isinstance(g["lr"], torch.Tensor):
-                    saved_t = g["lr"].clone()
+                    saved[i] = g["lr"].clone()  # the value; the tensor itself stays in the group
                     g["lr"].mul_(m)
-                    saved[self.optimizer.param_groups.index(g)] = saved_t
                 else:
                     g["lr"] = g["lr"] * m
         return saved
