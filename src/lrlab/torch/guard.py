@@ -356,33 +356,42 @@ class Guard:
             guard.step(loss)                         # clip / skip / roll back, then optimizer.step()
             scheduler.step()
 
-    Signals: the loss and the global gradient norm, each tracked by :class:`RobustStats`
-    (EMA with ``clip_alpha`` and median/MAD over ``window`` updates), and every
-    ``ratio_every`` updates the update-to-weight ratio ``||w_new - w_old|| / ||w_old||``.
-    Nothing is judged before ``min_history`` good updates were seen (non-finite values
-    excepted). A spiking value is not added to the statistics.
+    Signals: the loss and the global gradient norm before the step, each tracked by
+    :class:`RobustStats` (an EMA with ``clip_alpha`` for the clip, a trend-following robust
+    z-score over ``window`` updates for the rest), and after the step, every ``ratio_every``
+    updates (default every one; it costs a copy of the parameters), the update-to-weight
+    ratio ``||w_new - w_old|| / ||w_old||``. Nothing is judged before ``min_history``
+    updates (default half the window, as OLMo-core), non-finite values excepted. A skipped
+    value joins the robust window capped at ``skip_sigma`` noise units above the level (a
+    lasting change of level is absorbed; a burst of spikes cannot take over), never the EMA.
 
     The ladder (``actions``, any subset, in this order):
 
     - ``log``: every spike is an :class:`Event` in :attr:`events` (and passed to ``logger``).
     - ``clip``: ZClip: when the norm's EMA z-score passes ``clip_z`` (2.5), the gradients
       are scaled to the norm ``mean + clip_z * std``; the EMA then takes the clipped norm.
-    - ``skip``: the update is skipped when the loss's or the norm's robust z-score over the
-      last ``window`` (128) updates passes ``skip_sigma`` (6), or either is non-finite.
-    - ``rollback``: after ``rollback_after`` skipped updates in a row, the model, optimizer,
-      scaler and scheduler go back to the last good state (saved every ``snapshot_every``
-      updates with no spike in the last ``snapshot_every``), and the next
-      ``rollback_skip_batches`` batches of :meth:`batches` are dropped.
-    - ``reduce_lr``: each rollback (or, without ``rollback``, each run of
-      ``rollback_after`` skips) multiplies the LR by ``lr_factor`` for the rest of the run.
+    - ``skip``: the update is skipped when the loss's or the norm's robust z-score passes
+      ``skip_sigma`` (6), or either is non-finite; and an applied update is undone when its
+      update-to-weight ratio's z-score passes ``skip_sigma`` and the ratio is over
+      ``ratio_factor`` (3) times its level (an LR spike: the gradients look normal).
+    - ``rollback``: after ``rollback_after`` (10) skipped updates in a row (damage that
+      skipping does not cure), the model, optimizer, scaler and scheduler go back to the
+      last good state (saved every ``snapshot_every`` updates with no spike in between), and
+      the next ``rollback_skip_batches`` batches of :meth:`batches` are dropped.
+    - ``reduce_lr``: a rollback within ``2 * snapshot_every`` calls of the previous one (the
+      trouble came back), or ``rollback_after`` skips in a row with nothing to roll back
+      to, multiplies the LR by ``lr_factor`` for the rest of the run, not below
+      ``min_multiplier``.
 
     A non-finite loss or gradient is always skipped, whatever ``actions`` says.
 
     Under a decaying LR, AdamW's gradient norm rises steadily towards the end of training
-    (Defazio et al. 2025): the window's median follows such a slow drift, so it is not a
-    spike. ``plateau``: a :class:`Plateau` whose multiplier also scales the LR (feed it
-    with :meth:`observe`). The multipliers are applied around ``optimizer.step()`` and
-    undone after, so any scheduler keeps working on the unscaled values.
+    (Defazio et al. 2025): the z-score measures noise on step-to-step differences and
+    follows the trend, so that rise is not a spike. ``plateau``: a :class:`Plateau` whose
+    multiplier also scales the LR (feed it with :meth:`observe`). The multipliers are
+    applied around ``optimizer.step()`` and undone after, so any scheduler keeps working on
+    the unscaled values. With a ``scaler``, backpropagate ``scaler.scale(loss)``; the guard
+    unscales, judges and steps through the scaler.
 
     ``sync=False``: ``clip`` and ``skip`` only, decided on the device with no host
     synchronization: the skip factor is a 0/1 tensor from the mean and standard deviation of
