@@ -138,8 +138,8 @@ def suggest(
       above the starting loss, while the loss keeps falling); None if the loss neither
       diverged nor came back above its start.
     - ``warmup+cosine``: the recommended peak for warmup + cosine: the geometric mean of
-      ``steepest`` and the LR of the minimum, capped by ``stable/2`` (calibrated on the
-      lab's tasks, see docs/finder.md).
+      ``steepest`` and the LR of the minimum, capped by ``stable/2`` (a heuristic:
+      its accuracy on the lab's tasks is measured in docs/finder.md).
     - ``1cycle``: the recommended ``max_lr`` of 1cycle: the LR of the minimum / 3 (its
       warmup of 30% and annealing tolerate LRs close to the edge; Smith & Topin 2019).
 
