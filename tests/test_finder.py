@@ -436,3 +436,17 @@ def test_batch_norm_statistics_and_eval_mode_are_restored():
     find_lr(model, optimizer, loader, torch.nn.CrossEntropyLoss(), num_steps=10)
     assert not any(m.training for m in model.modules())
     assert all(torch.equal(a, b) for a, b in zip(stats, model.buffers()))
+
+
+def test_bfloat16_autocast_without_a_scaler():
+    model, optimizer, loader, _ = make_setup()
+    seen = []
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def recording(outputs, targets):
+        seen.append(outputs.dtype)
+        return loss_fn(outputs, targets)
+
+    find_lr(model, optimizer, loader, recording, num_steps=5, amp_dtype=torch.bfloat16)
+    assert seen and all(d == torch.bfloat16 for d in seen)
+    assert all(p.dtype == torch.float32 for p in model.parameters())

@@ -519,6 +519,8 @@ def find_lr(
     ``scaler`` (``torch.amp.GradScaler``) the first form backpropagates
     ``scaler.scale(loss)`` under ``torch.autocast`` (``amp_dtype``, default float16 on CUDA
     and bfloat16 on CPU) and steps with ``scaler.step``; a closure scales its own loss.
+    ``amp_dtype`` alone (e.g. ``torch.bfloat16``, no scaler) runs the forward pass under
+    autocast without loss scaling.
 
     The sweep stops at the first non-finite loss or when the smoothed loss diverges
     (:func:`diverged`, ``diverge_factor`` 4 as fastai), or when a one-shot iterator runs out
@@ -662,7 +664,7 @@ def _sweep(
     params = [p for g in optimizer.param_groups for p in g["params"]]
     device_type = params[0].device.type if params else "cpu"
     dtype = amp_dtype or (torch.float16 if device_type == "cuda" else torch.bfloat16)
-    use_amp = scaler is not None and step is None
+    use_amp = step is None and (scaler is not None or amp_dtype is not None)
     if model is not None:
         model.train()
     done_lrs: list[float] = []
