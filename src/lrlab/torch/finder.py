@@ -102,18 +102,28 @@ def diverged(smoothed: float, best: float, first: float, factor: float) -> bool:
 
 
 def _longest_descent(values: np.ndarray) -> tuple[int, int]:
-    """Start and end index of the longest strictly decreasing subsequence (O(n^2), n <= few
-    thousand), as in fastai's ``valley``."""
-    n = len(values)
-    length = np.ones(n, dtype=np.int64)
-    start = np.arange(n)
-    for i in range(1, n):
-        for j in range(i):
-            if values[i] < values[j] and length[j] + 1 > length[i]:
-                length[i] = length[j] + 1
-                start[i] = start[j]
-    end = int(np.argmax(length))
-    return int(start[end]), end
+    """Start and end index of a longest strictly decreasing subsequence of ``values``, as in
+    fastai's ``valley`` (patience sorting, O(n log n), so long sweeps stay cheap)."""
+    import bisect
+
+    negated = [-float(v) for v in values]
+    tails: list[float] = []  # smallest tail (negated) of an increasing run of each length
+    tail_index: list[int] = []
+    previous = [-1] * len(negated)
+    for i, v in enumerate(negated):
+        k = bisect.bisect_left(tails, v)
+        if k == len(tails):
+            tails.append(v)
+            tail_index.append(i)
+        else:
+            tails[k] = v
+            tail_index[k] = i
+        previous[i] = tail_index[k - 1] if k > 0 else -1
+    end = tail_index[-1]
+    start = end
+    while previous[start] != -1:
+        start = previous[start]
+    return start, end
 
 
 def suggest(
