@@ -486,6 +486,9 @@ def _parser() -> argparse.ArgumentParser:
     from lrlab.cli_recommend import add_commands as add_recommend_commands
 
     add_recommend_commands(commands)
+    from lrlab.cli_find import add_commands as add_find_commands
+
+    add_find_commands(commands)
     return parser
 
 

@@ -2,8 +2,11 @@
 gradient clipping and LR logging. Needs the ``torch`` extra."""
 
 from ._backend import TorchBackend, lr_tensor
+from .finder import FinderResult, Suggestion, find_lr, find_lr_task
+from .guard import Event, Guard, Plateau, RobustStats, Surgeon
 from .loggers import CSVLogger, TensorBoardLogger
 from .scheduler import Scheduler
+from .sharpness import Sharpness, SharpnessProbe, sharpness
 from .training import (
     ClipResult,
     DeviceLR,
@@ -20,3 +23,5 @@ __all__ = [
     "TorchBackend", "clip_grad_norm", "clipped_step", "lr_tensor", "make_adamw", "param_groups",
     "use_tensor_lr",
 ]
+__all__ += ["Event", "FinderResult", "Guard", "Plateau", "RobustStats", "Sharpness", "SharpnessProbe",
+            "Suggestion", "Surgeon", "find_lr", "find_lr_task", "sharpness"]
