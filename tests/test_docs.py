@@ -38,6 +38,8 @@ CHEAP = {"show", "at", "presets", "recommend", "tasks"}
 #: from here.
 FRAGMENTS = {
     "docs/torch.md": "fragments of a training loop (model, data, checkpoint are the reader's)",
+    "docs/finder.md": "fragments of a training set-up (model, optimizer, loader are the reader's)",
+    "docs/guard.md": "fragments of a training loop (model, optimizer, batches are the reader's)",
 }
 
 
