@@ -36,35 +36,31 @@ import shutil
 import sys
 import textwrap
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 import lrlab
+from lrlab.cliutil import (
+    EXIT_INTERRUPTED,
+    NEEDS,
+    POSITION_RULE,
+    CLIError,
+    Parser,
+    fail,
+    to_step,
+)
 from lrlab.inspect import boundary_steps, format_steps, horizon, summary
 from lrlab.presets import PRESETS, Preset
 from lrlab.schedules import FAMILIES, Schedule, parse
 from lrlab.units import Budget, parse_length
-from lrlab.viz.terminal import plot
 
 EXAMPLE_SPEC = "cosine(6e-4, 6e-5, 19073)"
 
 
-class CLIError(Exception):
-    """A mistake in the command line; main() prints it and exits with status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise CLIError(f"{message} (see `{self.prog} --help`)")
-
+_Parser = Parser  # one parser class for every command (lrlab.cliutil)
 
 # --- reading arguments ---------------------------------------------------------------------
 
-#: unit of a length -> (Budget field, command-line flag, what it means)
-_NEEDS = {
-    "percent": ("total_steps", "--total-steps", "a percentage of the total steps"),
-    "tokens": ("tokens_per_step", "--tokens-per-step", "in tokens"),
-    "epochs": ("steps_per_epoch", "--steps-per-epoch", "in epochs"),
-}
+_NEEDS = NEEDS
 
 
 def _length_arg(text: str) -> int | float | str:
@@ -173,32 +169,8 @@ def _load(text: str, args: argparse.Namespace) -> tuple[Schedule, Schedule, Pres
 
 
 def _to_step(text: str, budget: Budget | None) -> int:
-    """A step from the command line: an integer >= 0, or a length such as '50%' or '1B tokens'
-    that the budget turns into a whole number of steps."""
-    expected = "an integer >= 0 (or a length such as '50%' or '1B tokens')"
-    word = text.strip()
-    try:
-        number = float(word.replace("_", ""))
-    except ValueError:
-        number = None
-    if number is not None:
-        if not math.isfinite(number) or number < 0 or not number.is_integer():
-            raise CLIError(f"step must be {expected}; got {text!r}")
-        return int(word) if word.lstrip("+").isdigit() else int(number)
-    try:
-        quantity = parse_length(word, "step")
-    except ValueError:
-        raise CLIError(f"step must be {expected}; got {text!r}") from None
-    if quantity.unit in _NEEDS:
-        field, flag, meaning = _NEEDS[quantity.unit]
-        if budget is None or getattr(budget, field) is None:
-            raise CLIError(f"step {text!r} is {meaning}: give {flag}")
-    steps = (budget or Budget()).steps(word, "step")
-    if not float(steps).is_integer():
-        raise CLIError(
-            f"step {text!r} is {steps!r} steps, between two updates: a step must be a whole number"
-        )
-    return int(steps)
+    """A step from the command line (see :func:`lrlab.cliutil.to_step` for the rounding)."""
+    return to_step(text, budget, "step")
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -347,6 +319,8 @@ def _show(args: argparse.Namespace) -> int:
         if budget is not None and budget.total_steps is not None:
             end = max(end, math.ceil(budget.steps_total))
         _out()
+        from lrlab.viz.terminal import plot
+
         _out(plot(schedule, width=max(20, width), height=args.height, end=end, log=args.log,
                   charset=_charset(args)))
     return 0
@@ -438,7 +412,9 @@ def _parser() -> argparse.ArgumentParser:
         "boundaries and a plot.",
     )
     show.add_argument("schedule", metavar="SPEC_OR_PRESET", help=target)
-    show.add_argument("--steps", nargs="+", metavar="N", help="also tabulate these steps")
+    show.add_argument("--steps", nargs="+", metavar="N",
+                      help="also tabulate these steps (integers, or positions such as '50%%' or '2ep', "
+                      "rounded down to a whole update)")
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
     show.add_argument("--log", action="store_true", help="log-scale LR axis in the plot")
     show.add_argument("--width", type=_size_arg(20), metavar="W", help="plot width in characters")
@@ -450,10 +426,13 @@ def _parser() -> argparse.ArgumentParser:
 
     at = commands.add_parser(
         "at", parents=[budget], help="the learning rate at steps, one per line",
-        description="Print the learning rate at each STEP, one per line, at full precision.",
+        description="Print the learning rate at each STEP, one per line, at full precision. "
+        f"STEP is a whole update; {POSITION_RULE}.",
     )
     at.add_argument("schedule", metavar="SPEC_OR_PRESET", help=target)
-    at.add_argument("step", nargs="+", metavar="STEP", help="an integer >= 0 (or e.g. '50%%')")
+    at.add_argument("step", nargs="+", metavar="STEP",
+                    help="an integer >= 0, or a position such as '50%%', '375M tokens' or '2ep' "
+                    "(rounded down to a whole update)")
     at.add_argument("--json", action="store_true", help="print a JSON list")
     at.set_defaults(run=_at)
 
@@ -470,9 +449,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> int:
-    sys.stderr.write(f"lrlab: error: {message}\n")
-    return 2
+_fail = fail
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -491,11 +468,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:  # --help and --version
         return done.code if isinstance(done.code, int) else 0 if done.code is None else 1
     except CLIError as error:
-        return _fail(str(error))
-    except (ValueError, TypeError, ArithmeticError) as error:
-        return _fail(str(error))
+        return fail(str(error))
+    except ValueError as error:  # the library's bad-input errors (StoreError is one); not bugs
+        return fail(str(error))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # the reader went away (`lrlab presets | head`): leave quietly
         try:
