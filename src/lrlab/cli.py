@@ -168,8 +168,12 @@ def _load(text: str, args: argparse.Namespace) -> tuple[Schedule, Schedule, Pres
     return written, resolved, preset, budget
 
 
-def _to_step(text: str, budget: Budget | None) -> int:
-    """A step from the command line (see :func:`lrlab.cliutil.to_step` for the rounding)."""
+def _to_step(text: str, budget: Budget | None, schedule: Schedule | None = None) -> int:
+    """A step from the command line (see :func:`lrlab.cliutil.to_step` for the rounding).
+    Without ``--total-steps``, a percentage is of the schedule's own length."""
+    if schedule is not None and schedule.length is not None and (budget is None or budget.total_steps is None):
+        own = Budget(total_steps=schedule.length)
+        budget = own if budget is None else dataclasses.replace(budget, total_steps=schedule.length)
     return to_step(text, budget, "step")
 
 
@@ -263,7 +267,7 @@ def _out(text: str = "") -> None:
 
 def _show(args: argparse.Namespace) -> int:
     written, schedule, preset, budget = _load(args.schedule, args)
-    chosen = [_to_step(s, budget) for s in args.steps or ()]
+    chosen = [_to_step(s, budget, schedule) for s in args.steps or ()]
     info = summary(schedule)
     notes = boundary_steps(schedule)
     rows = []
@@ -328,7 +332,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _at(args: argparse.Namespace) -> int:
     _, schedule, _, budget = _load(args.schedule, args)
-    steps = [_to_step(s, budget) for s in args.step]
+    steps = [_to_step(s, budget, schedule) for s in args.step]
     values = [schedule(step) for step in steps]
     if args.json:
         _out(json.dumps(values))
@@ -427,7 +431,8 @@ def _parser() -> argparse.ArgumentParser:
     at = commands.add_parser(
         "at", parents=[budget], help="the learning rate at steps, one per line",
         description="Print the learning rate at each STEP, one per line, at full precision. "
-        f"STEP is a whole update; {POSITION_RULE}.",
+        f"STEP is a whole update; {POSITION_RULE}. A percentage is of --total-steps, else of "
+        "the schedule's own length.",
     )
     at.add_argument("schedule", metavar="SPEC_OR_PRESET", help=target)
     at.add_argument("step", nargs="+", metavar="STEP",

@@ -495,7 +495,8 @@ def _arm_status(statuses: Counter[str]) -> str:
 
 def summarize(plan: Plan, store: Store) -> ArmTable:
     """Per-arm means and spreads over seeds, per-run statuses, and the paired comparison of
-    every arm with the best (lowest mean score among the arms with no diverged run)."""
+    every arm with the best (lowest mean score among the arms with no DIVERGED run; an arm
+    with one is ``worse``)."""
     task = get_task(plan.task)
     specs = plan.specs
     stored = {run.key: run for run in store.runs(s.key for s in specs)}
@@ -521,7 +522,8 @@ def summarize(plan: Plan, store: Store) -> ArmTable:
                                  _arm_status(counts), 0, dict(counts), None, scores))
 
     def usable(a: ArmSummary) -> bool:
-        return a.runs > 0 and a.diverged == 0 and not math.isnan(a.metrics[score].mean)
+        return (a.runs > 0 and a.diverged == 0 and not a.statuses.get("DIVERGED")
+                and not math.isnan(a.metrics[score].mean))
 
     candidates = sorted((a for a in drafts if usable(a)), key=lambda a: a.metrics[score].mean)
     best = candidates[0] if candidates else None
@@ -542,7 +544,7 @@ def summarize(plan: Plan, store: Store) -> ArmTable:
         if arm is best:
             return VsBest(0.0, None, None, "best", best.metrics[score].n)
         p = paired[arm.label]
-        if arm.diverged:
+        if arm.diverged or arm.statuses.get("DIVERGED"):
             return VsBest(p.mean_diff, p.ci, adjusted[arm.label], "worse", p.n)
         p_holm = adjusted[arm.label]
         worse = p_holm is not None and p_holm < 0.05 and p.mean_diff is not None and p.mean_diff > 0
