@@ -242,8 +242,6 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.address is not None and args.executor != "ray":
         raise CLIError(f"--address is for --executor ray; got --executor {args.executor} "
                        f"with --address {args.address!r}")
-    if args.workers is not None and args.executor != "local":
-        raise CLIError(f"--workers is for --executor local; got --executor {args.executor}")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -258,13 +256,13 @@ def run_command(args: argparse.Namespace) -> int:
 
     argv: Sequence[str] = getattr(args, "argv", [])
     plan = args.handler(args)
-    for message in plan.warnings:
-        warn(message)
     executor = make_executor(args.executor, args.workers, args.address)
     workers = executor.workers if isinstance(executor, LocalExecutor) else 1
     bar = Progress(workers=workers)
 
     def started(todo: int, total: int) -> None:
+        for message in plan.warnings:  # once the store is open: an unusable --out fails first
+            warn(message)
         bar.start(todo, total, f"{plan.kind} {plan.task} ({len(plan.arms)} arms x {len(plan.seeds)} seeds, "
                                f"{plan.steps} updates each)")
 

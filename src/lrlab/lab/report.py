@@ -34,10 +34,10 @@ def _vs_cell(arm: ArmSummary, digits: int) -> str:
     if vs.mean_diff is None:
         return vs.verdict
     if vs.ci is None:
-        return f"{vs.mean_diff:+.{digits}f} (1 seed)"
+        return f"{vs.mean_diff:+.3g} (1 seed)"
     p = "" if vs.p_holm is None else f" p={vs.p_holm:.2g}"
     tag = "worse" if vs.verdict == "worse" else "n.s."
-    return f"{vs.mean_diff:+.{digits}f} [{vs.ci[0]:+.{digits}f}, {vs.ci[1]:+.{digits}f}]{p} {tag}"
+    return f"{vs.mean_diff:+.3g} [{vs.ci[0]:+.3g}, {vs.ci[1]:+.3g}]{p} {tag}"
 
 
 def _sensitivity_order(table: ArmTable) -> list[ArmSummary]:
@@ -96,7 +96,11 @@ def format_text_table(table: ArmTable, width: int | None = None) -> str:
     """The table for a terminal: aligned columns fitted to ``width`` (default: the
     terminal's). Too wide, the schedule column is shortened; still too wide, each arm is
     printed as a block of ``name: value`` lines."""
-    width = width or shutil.get_terminal_size((100, 24)).columns
+    if width is None:
+        import sys
+
+        tty = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+        width = shutil.get_terminal_size((100, 24)).columns if tty or "COLUMNS" in os.environ else 10**6
     head, rows, right = table_rows(table)
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
     total = sum(widths) + 2 * (len(widths) - 1)
