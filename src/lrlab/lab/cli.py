@@ -277,8 +277,8 @@ def run_command(args: argparse.Namespace) -> int:
             with Store(args.out, plan.experiment) as store:
                 done = len(store.done_keys() & {s.key for s in plan.specs})
             saved = f"{done} of {len(plan.specs)} runs are saved in {args.out}"
-        except (StoreError, OSError):
-            saved = f"nothing is lost in {args.out}"
+        except (StoreError, OSError, KeyboardInterrupt):
+            saved = f"nothing finished is lost in {args.out}"
         print(f"lrlab: interrupted: {saved}; run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     with Store(args.out, plan.experiment) as store:
