@@ -70,7 +70,7 @@ def level(schedule, *, seed, steps, spread=0.1, jitter=0.0):
     _note(schedule, seed, steps)
     c = float(schedule(0))
     value = c * (1.0 + spread * NOISE[seed % len(NOISE)])
-    value += jitter * NOISE[(7 * seed + int(round(1000 * c))) % len(NOISE)]
+    value += jitter * NOISE[(7 * seed + round(1000 * c)) % len(NOISE)]
     rows = [Record(t, float(schedule(t)), value) for t in range(steps - 1)]
     rows.append(Record(steps - 1, float(schedule(steps - 1)), value, val_loss=value))
     return RunResult(tuple(rows))

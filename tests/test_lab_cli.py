@@ -100,7 +100,8 @@ def test_compare_circle_json_report_and_figures(capsys, tmp_path):
     # stderr is not a terminal here: plain progress lines, no control characters
     assert err.splitlines()[0].startswith("lrlab: compare circle") and "\r" not in err and "\x1b" not in err
     assert "0/0 runs to run (12 of 12 already in the store)" in err
-    assert text.startswith("rank  schedule") and f"Best by mean final validation loss: {summary['best']}." in text
+    assert text.startswith("rank  schedule")
+    assert f"Best by mean final validation loss: {summary['best']}." in text
     assert "vs best: the mean difference of the score to the best arm, paired by seed" in text
     assert f"report: {out / 'report.md'}" in text
 

@@ -261,9 +261,9 @@ def test_a_failing_run_is_recorded_the_rest_continue_and_a_later_run_retries_it(
     assert "RuntimeError: labtasks: flaky failure for seed 1" in seen[1][4]
     assert table.missing == 2
     # the whole traceback is kept (for the report and stderr), ending with the error itself
-    assert [(label, error.splitlines()[0], error.splitlines()[-1]) for _, label, error in table.failures] == [
-        ("constant", "Traceback (most recent call last):", "RuntimeError: labtasks: flaky failure for seed 1"),
-        ("cosine", "Traceback (most recent call last):", "RuntimeError: labtasks: flaky failure for seed 1")]
+    head, last = "Traceback (most recent call last):", "RuntimeError: labtasks: flaky failure for seed 1"
+    assert [(label, e.splitlines()[0], e.splitlines()[-1]) for _, label, e in table.failures] == [
+        ("constant", head, last), ("cosine", head, last)]
     assert [a.runs for a in table.arms] == [1, 1]
     assert table.to_dict()["failures"][0]["label"] == "constant"
     with Store(out, plan.experiment) as store:
@@ -329,13 +329,15 @@ def test_sensitivity_statuses_known_by_construction(tmp_path):
 def test_arms_are_compared_with_the_best_paired_by_seed_as_scipy_does(tmp_path):
     # level: loss = c * (1 + spread * NOISE[seed]) at every step (and as the final val loss)
     levels = {"constant(1.0)": 1.0, "constant(1.03)": 1.03, "constant(1.2)": 1.2, "constant(1.6)": 1.6}
-    plan = plan_compare("labtasks:level", list(levels), steps=3, seeds=5, options={"spread": 0.5, "jitter": 0.08})
+    plan = plan_compare("labtasks:level", list(levels), steps=3, seeds=5,
+                        options={"spread": 0.5, "jitter": 0.08})
     table = run_plan(plan, str(tmp_path))
     assert table.score == "val_loss"
     assert [a.label for a in table.arms] == list(levels)
     with Store(tmp_path, plan.experiment) as store:
         runs = store.runs()
-    by_seed = {label: {r.config["seed"]: r.summary["val_loss"] for r in runs if r.label == label}
+    by_seed = {label: {r.config["seed"]: r.summary["val_loss"]
+                       for r in runs if r.label == label}
                for label in levels}
     best = [by_seed["constant(1.0)"][s] for s in range(5)]
     raw = {}

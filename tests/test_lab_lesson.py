@@ -51,7 +51,8 @@ def test_each_schedule_matches_the_lessons_function_at_every_step(lr, steps):
             want = fn(t, lr=lr, total_steps=steps, **extra)
             assert s(t) == pytest.approx(want, rel=1e-12, abs=1e-18), (label, t)
     short = parse(lesson_schedules(0.05, 1000)["warmup_cosine"])  # the lesson's `total <= warmup` branch
-    assert short(500) == pytest.approx(lesson.warmup_cosine_lr(500, lr=0.05, total_steps=1000, warmup_steps=3000))
+    want = lesson.warmup_cosine_lr(500, lr=0.05, total_steps=1000, warmup_steps=3000)
+    assert short(500) == pytest.approx(want)
 
 
 def test_sensitivity_at_the_lessons_settings_prints_the_lessons_table(capsys, tmp_path):
@@ -69,7 +70,8 @@ def test_sensitivity_at_the_lessons_settings_prints_the_lessons_table(capsys, tm
     text = (tmp_path / "report.md").read_text()
     assert "the lesson's rule" in text
     # rows sorted by LR, highest first
-    order = [line.split("|")[2].strip() for line in text.splitlines() if line.startswith("| ") and "LR" not in line]
+    order = [line.split("|")[2].strip() for line in text.splitlines()
+             if line.startswith("| ") and "LR" not in line]
     assert [float(v) for v in order] == [1.0, 0.1, 0.01, 0.001, 0.0001]
 
 

@@ -224,8 +224,8 @@ def test_equivalent_arguments_are_the_same_run():
     spelled = plan_compare("circle", ["cosine"], steps=50, seeds=1, options={"hidden": 8.0, "n_val": 400})
     assert [s.key for s in plain.specs] == [s.key for s in spelled.specs]
     other = plan_compare("circle", ["cosine"], steps=50, seeds=1, options={"hidden": 16.0})
-    assert [s.key for s in other.specs] == [s.key for s in plan_compare(
-        "circle", ["cosine"], steps=50, seeds=1, options={"hidden": 16}).specs] != [s.key for s in plain.specs]
+    sixteen = plan_compare("circle", ["cosine"], steps=50, seeds=1, options={"hidden": 16})
+    assert [s.key for s in other.specs] == [s.key for s in sixteen.specs] != [s.key for s in plain.specs]
 
 
 def test_a_resume_with_equivalent_arguments_adds_no_run(tmp_path, capsys):
@@ -258,7 +258,8 @@ QUICK = ["compare", "--task", "circle", "--steps", "20", "--seeds", "1", "--sche
 
 def test_unusable_out_directories_exit_2(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
-    assert "cannot create the --out directory" in fails(capsys, *QUICK, "--out", str(tmp_path / "file" / "sub"))
+    under_a_file = str(tmp_path / "file" / "sub")
+    assert "cannot create the --out directory" in fails(capsys, *QUICK, "--out", under_a_file)
     assert "--out" in fails(capsys, *QUICK, "--out", "/proc/lrlab-test")
     assert "File name too long" in fails(capsys, *QUICK, "--out", str(tmp_path / ("x" * 300)))
     (tmp_path / "dir" / DB_NAME).mkdir(parents=True)
@@ -274,7 +275,8 @@ def test_unusable_out_directories_exit_2(tmp_path, capsys):
 def test_a_read_only_directory_exits_2(tmp_path, capsys, monkeypatch):
     # tests may run as root, for whom chmod does not bind: the check the store makes is os.access
     real = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p) == str(tmp_path) else real(p, mode))
+    monkeypatch.setattr(os, "access",
+                        lambda p, mode, **kw: False if str(p) == str(tmp_path) else real(p, mode))
     assert "is not writable" in fails(capsys, *QUICK, "--out", str(tmp_path))
     assert list(tmp_path.iterdir()) == []
 

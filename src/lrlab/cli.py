@@ -171,7 +171,8 @@ def _load(text: str, args: argparse.Namespace) -> tuple[Schedule, Schedule, Pres
 def _to_step(text: str, budget: Budget | None, schedule: Schedule | None = None) -> int:
     """A step from the command line (see :func:`lrlab.cliutil.to_step` for the rounding).
     Without ``--total-steps``, a percentage is of the schedule's own length."""
-    if schedule is not None and schedule.length is not None and (budget is None or budget.total_steps is None):
+    no_total = budget is None or budget.total_steps is None
+    if schedule is not None and schedule.length is not None and no_total:
         own = Budget(total_steps=schedule.length)
         budget = own if budget is None else dataclasses.replace(budget, total_steps=schedule.length)
     return to_step(text, budget, "step")
