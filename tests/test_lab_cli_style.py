@@ -56,22 +56,38 @@ def test_at_and_show_accept_positions(capsys):
     assert json.loads(out) == [0.0]  # 50% of the run's 200 steps is step 100, where the cosine ended
     code, out, _ = run(capsys, "at", "gpt3-125m", "375M tokens", "--json")
     s = parse("warmup('375M tokens', cosine(0.0006, 6e-05, '259.625B tokens'))").resolve(
-        Budget("300B tokens", tokens_per_step=524288))
+        Budget("300B tokens", tokens_per_step=524288)
+    )
     assert json.loads(out) == [s(math.floor(375e6 / 524288))]
-    code, out, _ = run(capsys, "show", "cosine(1.0, 0.0, 100)", "--steps", "2ep", "--steps-per-epoch", "10",
-                       "--no-plot", "--json")
-    assert code == 0 and {"step": 20, "lr": parse("cosine(1.0, 0.0, 100)")(20), "at": "chosen"} in json.loads(
-        out)["table"]
+    code, out, _ = run(
+        capsys,
+        "show",
+        "cosine(1.0, 0.0, 100)",
+        "--steps",
+        "2ep",
+        "--steps-per-epoch",
+        "10",
+        "--no-plot",
+        "--json",
+    )
+    assert (
+        code == 0
+        and {"step": 20, "lr": parse("cosine(1.0, 0.0, 100)")(20), "at": "chosen"} in json.loads(out)["table"]
+    )
     assert "'1ep' is in epochs: give --steps-per-epoch" in fails(capsys, "at", "cosine(1.0, 0.0, 100)", "1ep")
     assert "got '1.5'" in fails(capsys, "at", "cosine(1.0, 0.0, 100)", "1.5")
 
 
 def test_at_does_not_import_the_lab_torch_or_matplotlib():
-    code = ("import sys; from lrlab.cli import main; main(['at', 'cosine(1.0, 0.0, 100)', '50']); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'matplotlib', 'scipy') "
-            "or m.startswith(('lrlab.lab.experiment', 'lrlab.lab.store', 'lrlab.lab.tasks', "
-            "'lrlab.lab.executors', 'lrlab.lab.report'))))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    code = (
+        "import sys; from lrlab.cli import main; main(['at', 'cosine(1.0, 0.0, 100)', '50']); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'matplotlib', 'scipy') "
+        "or m.startswith(('lrlab.lab.experiment', 'lrlab.lab.store', 'lrlab.lab.tasks', "
+        "'lrlab.lab.executors', 'lrlab.lab.report'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert done.stdout.split("\n") == ["0.5", "[]", ""]
 
 
@@ -92,7 +108,9 @@ def test_lab_usage_errors_exit_2(capsys, tmp_path):
     base = ["--task", "circle", "--steps", "20", "--seeds", "1", "--executor", "inline", "--out", out]
     err = fails(capsys, "compare", *base, "--option", "hidden=4", "--option", "hidden=6")
     assert "--option hidden=... is given twice (4 and 6)" in err
-    err = fails(capsys, "sweep", *base, "--schedule", "constant({lr})", "--param", "lr=0.1", "--param", "lr=0.2")
+    err = fails(
+        capsys, "sweep", *base, "--schedule", "constant({lr})", "--param", "lr=0.1", "--param", "lr=0.2"
+    )
     assert "--param lr=... is given twice" in err
     assert "--address is for --executor ray" in fails(capsys, "compare", *base, "--address", "auto")
     err = fails(capsys, "compare", *base, "--schedule", "gpt3-125")
@@ -103,8 +121,24 @@ def test_lab_usage_errors_exit_2(capsys, tmp_path):
 
 
 def test_preset_names_are_taken_as_lrlab_show_takes_them(capsys, tmp_path):
-    code, out, err = run(capsys, "compare", "--task", "circle", "--steps", "50", "--seeds", "1", "--executor",
-                         "inline", "--schedule", "GPT3-125M", "--out", str(tmp_path), "--json", "--no-figures")
+    code, out, err = run(
+        capsys,
+        "compare",
+        "--task",
+        "circle",
+        "--steps",
+        "50",
+        "--seeds",
+        "1",
+        "--executor",
+        "inline",
+        "--schedule",
+        "GPT3-125M",
+        "--out",
+        str(tmp_path),
+        "--json",
+        "--no-figures",
+    )
     assert code == 0, err
     arm = json.loads(out)["arms"][0]
     assert arm["label"] == "GPT3-125M"
@@ -129,14 +163,31 @@ def test_help_shows_percent_signs_once(capsys):
 # --- failures are loud -------------------------------------------------------------------------------
 
 
-def test_a_task_that_raises_exits_3_with_its_traceback_on_stderr_and_in_the_report(capsys, tmp_path,
-                                                                                   monkeypatch):
+def test_a_task_that_raises_exits_3_with_its_traceback_on_stderr_and_in_the_report(
+    capsys, tmp_path, monkeypatch
+):
     monkeypatch.syspath_prepend(TESTS)
-    code, out, err = run(capsys, "compare", "--task", "labtasks:flaky", "--schedule", "constant", "--seeds", "2",
-                         "--executor", "inline", "--option", f"until={tmp_path / 'never'}",
-                         "--out", str(tmp_path / "o"))
+    code, _, err = run(
+        capsys,
+        "compare",
+        "--task",
+        "labtasks:flaky",
+        "--schedule",
+        "constant",
+        "--seeds",
+        "2",
+        "--executor",
+        "inline",
+        "--option",
+        f"until={tmp_path / 'never'}",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert code == EXIT_RUNS_FAILED == 3
-    assert "Traceback (most recent call last):" in err and "RuntimeError: labtasks: flaky failure for seed 1" in err
+    assert (
+        "Traceback (most recent call last):" in err
+        and "RuntimeError: labtasks: flaky failure for seed 1" in err
+    )
     assert "1 run(s) raised an error" in err
     report = (tmp_path / "o" / "report.md").read_text()
     assert "Traceback (most recent call last):" in report and "flaky failure for seed 1" in report
@@ -146,27 +197,67 @@ def test_a_task_that_raises_exits_3_with_its_traceback_on_stderr_and_in_the_repo
 
 
 def test_schedules_shorter_or_longer_than_the_run_are_warned_about(capsys, tmp_path):
-    code, _, err = run(capsys, "compare", "--task", "circle", "--steps", "100", "--seeds", "1", "--executor",
-                       "inline", "--no-figures", "--schedule", "cosine({peak}, 0.0, 80)",
-                       "--schedule", "cosine({peak}, 0.0, 400)", "--schedule", "cosine", "--out", str(tmp_path))
+    code, _, err = run(
+        capsys,
+        "compare",
+        "--task",
+        "circle",
+        "--steps",
+        "100",
+        "--seeds",
+        "1",
+        "--executor",
+        "inline",
+        "--no-figures",
+        "--schedule",
+        "cosine({peak}, 0.0, 80)",
+        "--schedule",
+        "cosine({peak}, 0.0, 400)",
+        "--schedule",
+        "cosine",
+        "--out",
+        str(tmp_path),
+    )
     assert code == 0
     warnings = [line for line in err.splitlines() if line.startswith("lrlab: warning:")]
     assert len(warnings) == 2
     assert "'cosine({peak}, 0.0, 80)' is 80 steps long and the run has 100" in warnings[0]
     assert "holds its final LR 0 for the last 20% of the run" in warnings[0]
-    assert "'cosine({peak}, 0.0, 400)' is 400 steps long" in warnings[1] and "cut at 25% of its length" in warnings[1]
+    assert (
+        "'cosine({peak}, 0.0, 400)' is 400 steps long" in warnings[1]
+        and "cut at 25% of its length" in warnings[1]
+    )
     assert "Warnings:" in (tmp_path / "report.md").read_text()
 
 
 def test_list_valued_parameters_can_be_swept(capsys, tmp_path):
-    code, out, err = run(capsys, "sweep", "--task", "circle", "--steps", "100", "--seeds", "1", "--executor",
-                         "inline", "--no-figures", "--schedule", "multistep({peak}, {m}, gamma=0.1)",
-                         "--param", "m=[50,75],['20%','60%']", "--out", str(tmp_path), "--json")
+    code, out, err = run(
+        capsys,
+        "sweep",
+        "--task",
+        "circle",
+        "--steps",
+        "100",
+        "--seeds",
+        "1",
+        "--executor",
+        "inline",
+        "--no-figures",
+        "--schedule",
+        "multistep({peak}, {m}, gamma=0.1)",
+        "--param",
+        "m=[50,75],['20%','60%']",
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
     assert code == 0, err
     got = {a["label"]: parse(a["schedule"]) for a in json.loads(out)["arms"]}
     assert set(got) == {"m=[50, 75]", "m=['20%', '60%']"}
     assert got["m=[50, 75]"](49) == 0.2 and got["m=[50, 75]"](50) == pytest.approx(0.02)
-    assert got["m=['20%', '60%']"](20) == pytest.approx(0.02) and got["m=['20%', '60%']"](60) == pytest.approx(0.002)
+    assert got["m=['20%', '60%']"](20) == pytest.approx(0.02) and got["m=['20%', '60%']"](
+        60
+    ) == pytest.approx(0.002)
 
 
 def test_the_readme_sweep_example_makes_arms_of_equal_length(capsys, tmp_path):
@@ -174,9 +265,26 @@ def test_the_readme_sweep_example_makes_arms_of_equal_length(capsys, tmp_path):
     line = next(line for line in README.read_text().splitlines() if line.startswith("lrlab sweep"))
     template = line.split("--schedule ")[1].split(" --param")[0].strip('"')
     assert "REST" in template
-    code, out, err = run(capsys, "sweep", "--task", "circle", "--schedule", template, "--param", "w=0,'1%','5%'",
-                         "--steps", "1000", "--seeds", "1", "--executor", "inline", "--no-figures",
-                         "--out", str(tmp_path), "--json")
+    code, out, err = run(
+        capsys,
+        "sweep",
+        "--task",
+        "circle",
+        "--schedule",
+        template,
+        "--param",
+        "w=0,'1%','5%'",
+        "--steps",
+        "1000",
+        "--seeds",
+        "1",
+        "--executor",
+        "inline",
+        "--no-figures",
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
     assert code == 0, err
     lengths = {a["label"]: parse(a["schedule"]).length for a in json.loads(out)["arms"]}
     assert lengths == {"w=0": 1000, "w='1%'": 1000, "w='5%'": 1000}

@@ -70,14 +70,25 @@ def test_sensitivity_at_the_lessons_settings_prints_the_lessons_table(capsys, tm
     text = (tmp_path / "report.md").read_text()
     assert "the lesson's rule" in text
     # rows sorted by LR, highest first
-    order = [line.split("|")[2].strip() for line in text.splitlines()
-             if line.startswith("| ") and "LR" not in line]
+    order = [
+        line.split("|")[2].strip() for line in text.splitlines() if line.startswith("| ") and "LR" not in line
+    ]
     assert [float(v) for v in order] == [1.0, 0.1, 0.01, 0.001, 0.0001]
 
 
 def test_a_grid_and_a_length_of_ones_own_give_the_lessons_functions_with_those_arguments(capsys, tmp_path):
-    summary = run_json(capsys, "sensitivity", "--task", "circle-lesson", "--lrs", "0.5,0.02",
-                       "--steps", "2000", "--out", str(tmp_path))
+    summary = run_json(
+        capsys,
+        "sensitivity",
+        "--task",
+        "circle-lesson",
+        "--lrs",
+        "0.5,0.02",
+        "--steps",
+        "2000",
+        "--out",
+        str(tmp_path),
+    )
     arms = {a["params"]["lr"]: a for a in summary["arms"]}
     for lr, start, end, status in lesson.sensitivity_rows((0.5, 0.02), epochs=10):
         assert (six(arms[lr]["start"]["mean"]), six(arms[lr]["end"]["mean"])) == (six(start), six(end))
@@ -85,14 +96,28 @@ def test_a_grid_and_a_length_of_ones_own_give_the_lessons_functions_with_those_a
 
 
 def test_compare_with_a_peak_and_a_length_matches_the_lesson(capsys, tmp_path):
-    summary = run_json(capsys, "compare", "--task", "circle-lesson", "--peak", "0.2", "--steps", "8000",
-                       "--out", str(tmp_path))
+    summary = run_json(
+        capsys,
+        "compare",
+        "--task",
+        "circle-lesson",
+        "--peak",
+        "0.2",
+        "--steps",
+        "8000",
+        "--out",
+        str(tmp_path),
+    )
     got = {a["label"]: a for a in summary["arms"]}
     assert list(got) and set(got) == {"constant", "step", "cosine", "warmup_cosine", "onecycle"}
     for label, start, middle, end, best in lesson.compare_rows(epochs=40, base_lr=0.2):
         arm = got[label]
         assert [six(arm[k]["mean"]) for k in ("start", "middle", "end", "best")] == [
-            six(start), six(middle), six(end), six(best)], label
+            six(start),
+            six(middle),
+            six(end),
+            six(best),
+        ], label
 
 
 @pytest.mark.slow

@@ -25,8 +25,19 @@ from lrlab.lab.store import CREATION_POINTS, DB_NAME, LOCK_NAME
 
 TESTS = str(Path(__file__).resolve().parent)
 EXPERIMENT = {"kind": "compare", "task": "labtasks:decay"}
-COMMAND = ["compare", "--task", "labtasks:decay", "--schedule", "constant", "--schedule", "cosine",
-           "--seeds", "2", "--executor", "inline"]
+COMMAND = [
+    "compare",
+    "--task",
+    "labtasks:decay",
+    "--schedule",
+    "constant",
+    "--schedule",
+    "cosine",
+    "--seeds",
+    "2",
+    "--executor",
+    "inline",
+]
 
 
 def listing(directory: Path) -> dict[str, bytes]:
@@ -72,7 +83,8 @@ def test_a_kill_at_any_statement_of_creation_leaves_a_store_that_opens(tmp_path,
 
 @pytest.mark.parametrize("point", CREATION_POINTS)
 def test_ctrl_c_at_any_statement_of_creation_says_resume_and_the_same_command_does(
-        tmp_path, capsys, monkeypatch, point):
+    tmp_path, capsys, monkeypatch, point
+):
     out = str(tmp_path / "out")
     monkeypatch.syspath_prepend(TESTS)
     monkeypatch.setenv("LRLAB_STORE_FAULT", f"{point}:interrupt")
@@ -93,8 +105,9 @@ def test_ctrl_c_at_any_statement_of_creation_says_resume_and_the_same_command_do
 def test_a_killed_command_is_resumed_by_the_same_command(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")])}
     argv = [sys.executable, "-m", "lrlab.cli", *COMMAND, "--out", str(tmp_path), "--json"]
-    killed = subprocess.run(argv, env={**env, "LRLAB_STORE_FAULT": "commit:kill"}, capture_output=True,
-                            text=True, timeout=120)
+    killed = subprocess.run(
+        argv, env={**env, "LRLAB_STORE_FAULT": "commit:kill"}, capture_output=True, text=True, timeout=120
+    )
     assert killed.returncode == -signal.SIGKILL
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -145,11 +158,16 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
 
 @pytest.mark.slow
 def test_ten_simultaneous_starts_never_collide(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]),
-           "LABTASKS_DELAY": "0.2"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]),
+        "LABTASKS_DELAY": "0.2",
+    }
     argv = [sys.executable, "-m", "lrlab.cli", *COMMAND, "--out", str(tmp_path), "--json"]
-    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(10)]
+    procs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(10)
+    ]
     results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     for code, _, err in results:
         assert "UNIQUE constraint" not in err and "Traceback" not in err
@@ -229,8 +247,23 @@ def test_equivalent_arguments_are_the_same_run():
 
 
 def test_a_resume_with_equivalent_arguments_adds_no_run(tmp_path, capsys):
-    base = ["compare", "--task", "circle", "--steps", "40", "--seeds", "1", "--schedule", "cosine",
-            "--schedule", "cosine({peak}, 0.0, 40.0)", "--executor", "inline", "--out", str(tmp_path)]
+    base = [
+        "compare",
+        "--task",
+        "circle",
+        "--steps",
+        "40",
+        "--seeds",
+        "1",
+        "--schedule",
+        "cosine",
+        "--schedule",
+        "cosine({peak}, 0.0, 40.0)",
+        "--executor",
+        "inline",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(base) == 0
     assert main([*base, "--option", "hidden=8.0", "--option", "n_train=400"]) == 0
     _, err = capsys.readouterr()
@@ -252,8 +285,20 @@ def fails(capsys, *argv: str) -> str:
     return lines[-1]
 
 
-QUICK = ["compare", "--task", "circle", "--steps", "20", "--seeds", "1", "--schedule", "constant",
-         "--executor", "inline", "--no-figures"]
+QUICK = [
+    "compare",
+    "--task",
+    "circle",
+    "--steps",
+    "20",
+    "--seeds",
+    "1",
+    "--schedule",
+    "constant",
+    "--executor",
+    "inline",
+    "--no-figures",
+]
 
 
 def test_unusable_out_directories_exit_2(tmp_path, capsys):
@@ -275,8 +320,9 @@ def test_unusable_out_directories_exit_2(tmp_path, capsys):
 def test_a_read_only_directory_exits_2(tmp_path, capsys, monkeypatch):
     # tests may run as root, for whom chmod does not bind: the check the store makes is os.access
     real = os.access
-    monkeypatch.setattr(os, "access",
-                        lambda p, mode, **kw: False if str(p) == str(tmp_path) else real(p, mode))
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **kw: False if str(p) == str(tmp_path) else real(p, mode)
+    )
     assert "is not writable" in fails(capsys, *QUICK, "--out", str(tmp_path))
     assert list(tmp_path.iterdir()) == []
 
@@ -294,8 +340,18 @@ def test_a_full_disk_while_saving_is_a_clear_error_and_the_store_is_intact(tmp_p
         return db
 
     monkeypatch.setattr(Store, "_open", tiny)
-    err = fails(capsys, *QUICK[:-3], "--schedule", "cosine", "--executor", "inline", "--steps", "4000",
-                "--out", str(tmp_path))
+    err = fails(
+        capsys,
+        *QUICK[:-3],
+        "--schedule",
+        "cosine",
+        "--executor",
+        "inline",
+        "--steps",
+        "4000",
+        "--out",
+        str(tmp_path),
+    )
     assert "database or disk is full" in err and "the store is unchanged" in err
     assert (tmp_path / DB_NAME).read_bytes() == before
 
