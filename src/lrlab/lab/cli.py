@@ -271,8 +271,17 @@ def run_command(args: argparse.Namespace) -> int:
         bar.update(done, total, note)
 
     try:
-        table = run_plan(plan, args.out, executor, progress, on_start=started, on_wall=bar.run_times.append)
+        store = Store(args.out, plan.experiment)
     except KeyboardInterrupt:
+        print("lrlab: interrupted before any run started; run the same command to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    try:
+        table = run_plan(plan, store, executor, progress, on_start=started, on_wall=bar.run_times.append)
+        report = write_report(table, store, args.out, "lrlab " + shlex.join(argv),
+                              figures=not getattr(args, "no_figures", False))
+    except KeyboardInterrupt:
+        store.close()
         try:
             with Store(args.out, plan.experiment) as store:
                 done = len(store.done_keys() & {s.key for s in plan.specs})
@@ -281,9 +290,8 @@ def run_command(args: argparse.Namespace) -> int:
             saved = f"nothing finished is lost in {args.out}"
         print(f"lrlab: interrupted: {saved}; run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    with Store(args.out, plan.experiment) as store:
-        report = write_report(table, store, args.out, "lrlab " + shlex.join(argv),
-                              figures=not getattr(args, "no_figures", False))
+    finally:
+        store.close()
     _print(table, report, args.json)
     if table.failures:
         for _, label, error in table.failures:

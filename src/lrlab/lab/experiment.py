@@ -331,39 +331,49 @@ def _unique(arms: Iterable[Arm]) -> tuple[Arm, ...]:
 # --- running -------------------------------------------------------------------------------
 
 
-def run_plan(plan: Plan, out: str, executor: Executor | None = None,
+def run_plan(plan: Plan, out: str | Store, executor: Executor | None = None,
              on_result: Callable[[int, int, RunSpec, str | None], None] | None = None,
              on_start: Callable[[int, int], None] | None = None,
              on_wall: Callable[[float], None] | None = None) -> ArmTable:
     """Execute the plan's unfinished runs into the store in ``out``; summarize every arm.
 
-    Each run is committed as soon as it ends. ``on_start(todo, total)`` is called once
+    ``out`` is the run directory, or a :class:`Store` already open on it (then it stays
+    open). Each run is committed as soon as it ends. ``on_start(todo, total)`` is called once
     before the first run starts; ``on_result(done, todo, spec, error)`` after each (for
     progress lines).
     """
     executor = executor or InlineExecutor()
+    if isinstance(out, Store):
+        return _run_into(plan, out, executor, on_result, on_start, on_wall)
     with Store(out, plan.experiment) as store:
-        finished = store.done_keys()
-        todo: dict[str, RunSpec] = {}
-        for spec in plan.specs:
-            if spec.key not in finished:
-                todo.setdefault(spec.key, spec)
-        total = len(todo)
-        if on_start is not None:
-            on_start(total, len(plan.specs))
-        for count, data in enumerate(executor.run([s.to_dict() for s in todo.values()]), start=1):
-            outcome = outcome_from_dict(data)
-            spec = outcome.spec
-            if outcome.error is not None:
-                store.record_failure(spec.key, spec.label, outcome.error)
-            else:
-                store.save(spec.key, spec.label, {**spec.config, "params": dict(spec.params)},
-                           outcome.history, outcome.info, outcome.wall_s)
-            if on_wall is not None:
-                on_wall(outcome.wall_s)
-            if on_result is not None:
-                on_result(count, total, spec, outcome.error)
-        return summarize(plan, store)
+        return _run_into(plan, store, executor, on_result, on_start, on_wall)
+
+
+def _run_into(plan: Plan, store: Store, executor: Executor,
+              on_result: Callable[[int, int, RunSpec, str | None], None] | None,
+              on_start: Callable[[int, int], None] | None,
+              on_wall: Callable[[float], None] | None) -> ArmTable:
+    finished = store.done_keys()
+    todo: dict[str, RunSpec] = {}
+    for spec in plan.specs:
+        if spec.key not in finished:
+            todo.setdefault(spec.key, spec)
+    total = len(todo)
+    if on_start is not None:
+        on_start(total, len(plan.specs))
+    for count, data in enumerate(executor.run([s.to_dict() for s in todo.values()]), start=1):
+        outcome = outcome_from_dict(data)
+        spec = outcome.spec
+        if outcome.error is not None:
+            store.record_failure(spec.key, spec.label, outcome.error)
+        else:
+            store.save(spec.key, spec.label, {**spec.config, "params": dict(spec.params)},
+                       outcome.history, outcome.info, outcome.wall_s)
+        if on_wall is not None:
+            on_wall(outcome.wall_s)
+        if on_result is not None:
+            on_result(count, total, spec, outcome.error)
+    return summarize(plan, store)
 
 
 # --- summaries -----------------------------------------------------------------------------

@@ -160,12 +160,15 @@ def _checksum(key: str, label: str, config: str, summary: str, info: str, wall_s
     the steps as 64-bit integers, each value column as doubles with a mask of its NULLs."""
     digest = hashlib.sha256()
     digest.update(_json([key, label, config, summary, info, repr(float(wall_s))]).encode())
-    rows = list(history)
-    digest.update(array("q", [int(r[0]) for r in rows]).tobytes())
-    for column in range(1, 5):
-        values = [r[column] for r in rows]
-        digest.update(bytes(v is None for v in values))
-        digest.update(array("d", [0.0 if v is None else float(v) for v in values]).tobytes())
+    columns = list(zip(*history)) or [(), (), (), (), ()]
+    digest.update(array("q", columns[0]).tobytes())
+    for values in columns[1:]:
+        if None in values:
+            digest.update(bytes(v is None for v in values))
+            values = tuple(0.0 if v is None else v for v in values)
+        else:
+            digest.update(bytes(len(values)))
+        digest.update(array("d", values).tobytes())
     return digest.hexdigest()
 
 
