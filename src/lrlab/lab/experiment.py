@@ -398,8 +398,8 @@ class VsBest:
                 "p_holm": self.p_holm, "verdict": self.verdict}
 
     def text(self) -> str:
-        """``best``, ``worse (+0.041 [+0.020, +0.062], p=0.003)``, or ``not separated at 3
-        seeds (difference CI [-0.010, +0.030])``."""
+        """``best``, ``worse by +0.041 (CI [+0.020, +0.062], p_holm=0.003, 3 seeds)``, or ``not
+        separated at 3 seeds (difference CI [-0.010, +0.030])``."""
         if self.verdict == "best":
             return "best"
         if self.n == 0 or self.mean_diff is None:
@@ -409,6 +409,9 @@ class VsBest:
         ci = f"[{self.ci[0]:+.3g}, {self.ci[1]:+.3g}]"
         if self.verdict == "worse":
             return f"worse by {self.mean_diff:+.3g} (CI {ci}, p_holm={self.p_holm:.2g}, {self.n} seeds)"
+        if self.p_holm is not None and self.ci[0] > 0:  # the unadjusted interval excludes 0
+            return (f"not separated at {self.n} seeds after Holm's correction (p_holm={self.p_holm:.2g}; "
+                    f"unadjusted difference CI {ci})")
         return f"not separated at {self.n} seeds (difference CI {ci})"
 
 

@@ -131,12 +131,13 @@ def legend(table: ArmTable) -> str:
     score = "final validation loss" if table.score == "val_loss" else "final training loss (end)"
     spread = "mean ± sample standard deviation over seeds" if n > 1 else "one seed per arm"
     lines = [
-        f"start, middle, end, best: {table.loss_meaning} at the first, middle and last point of "
-        f"the run and its lowest value; {spread}.",
+        f"start, middle, end, best: the {table.loss_meaning}: its first, middle and last value in "
+        f"the run, and its lowest; {spread}.",
         f"score: {score}, lower is better; rank orders arms by mean score (arms with a diverged run last).",
         "vs best: the mean difference of the score to the best arm, paired by seed (same "
-        "initialisation and data order), with its 95% t-interval and a p-value Holm-corrected "
-        "across arms; 'worse' when p < 0.05, else 'n.s.' (not separated: not the same as equal).",
+        "initialisation and data order), its 95% t-interval (per comparison, unadjusted) and the "
+        "p-value Holm-corrected across arms; 'worse' when that p < 0.05, else 'n.s.' (not "
+        "separated, which is not the same as equal).",
         f"status: per run; {table.status_rule}.",
     ]
     return "\n".join(lines)

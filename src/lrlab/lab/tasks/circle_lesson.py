@@ -112,7 +112,7 @@ class CircleLessonTask(BuiltinTask):
     sensitivity_steps = 100 * 200
     status_rule = ("the lesson's rule on the epoch losses: DIVERGED if end > start, NaN or end > 1.0; "
                    "BARELY MOVED if end > 0.9 x start; CONVERGED if end < 0.15; else LEARNING")
-    loss_meaning = "training loss: mean (out - target)^2 over each epoch, during training"
+    loss_meaning = "training loss (the mean of (out - target)^2 over an epoch, during training)"
     option_specs: ClassVar[Mapping[str, Option]] = {
         "n_points": Option(200, int, "data points (the lesson: 200)", low=1, high=1_000_000),
         "hidden": Option(8, int, "hidden ReLU units (the lesson: 8)", low=1, high=4096),
