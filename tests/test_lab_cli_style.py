@@ -313,3 +313,19 @@ def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
     assert lines[0] == "lrlab: compare circle: 0/3 runs to run (2 of 5 already in the store), 2 at a time"
     assert lines[1] == "lrlab: 1/3 runs done, about 0:02 left (arm 1)"
     assert lines[-1].startswith("lrlab: 3/3 runs done, 0:00 in all")
+
+
+def test_runs_report_their_update_for_the_progress_lines(tmp_path):
+    from lrlab.lab.runs import _FileReporter, read_step_progress
+    from lrlab.lab.tasks import get_task
+    from lrlab.lab.tasks._common import step_reporter
+
+    seen: list[int] = []
+    with step_reporter(seen.append):
+        get_task("circle").run(parse("constant(0.1)"), seed=0, steps=30)
+        get_task("circle-lesson").run(parse("constant(0.1)"), seed=0, steps=30)
+    assert seen == list(range(30)) * 2
+    reporter = _FileReporter(str(tmp_path / "key1"), 30, every=0.0)
+    reporter(11)
+    (tmp_path / "garbage").write_text("not numbers")
+    assert read_step_progress(str(tmp_path)) == {"key1": (12, 30)}

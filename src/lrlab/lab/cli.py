@@ -15,7 +15,10 @@ import argparse
 import ast
 import json
 import shlex
+import shutil
 import sys
+import tempfile
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -252,6 +255,7 @@ def run_command(args: argparse.Namespace) -> int:
     from .experiment import run_plan
     from .progress import Progress
     from .report import write_report
+    from .runs import read_step_progress
     from .store import Store, StoreError
 
     argv: Sequence[str] = getattr(args, "argv", [])
@@ -276,8 +280,20 @@ def run_command(args: argparse.Namespace) -> int:
         print("lrlab: interrupted before any run started; run the same command to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    names = {s.key: f"{s.label} seed {s.seed}" for s in plan.specs}
+    folder = tempfile.mkdtemp(prefix="lrlab-progress-")
+    stop = threading.Event()
+
+    def watch() -> None:  # per-run step progress, for runs that take more than a second
+        while not stop.wait(1.0 if bar.tty else 2.0):
+            states = read_step_progress(folder)
+            bar.running([(names.get(k, k), done, steps) for k, (done, steps) in sorted(states.items())])
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
-        table = run_plan(plan, store, executor, progress, on_start=started, on_wall=bar.run_times.append)
+        table = run_plan(plan, store, executor, progress, on_start=started, on_wall=bar.run_times.append,
+                         progress_dir=folder)
         report = write_report(table, store, args.out, "lrlab " + shlex.join(argv),
                               figures=not getattr(args, "no_figures", False))
     except KeyboardInterrupt:
@@ -291,6 +307,9 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"lrlab: interrupted: {saved}; run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
+        stop.set()
+        watcher.join()
+        shutil.rmtree(folder, ignore_errors=True)
         store.close()
     _print(table, report, args.json)
     if table.failures:

@@ -12,8 +12,10 @@ loss for tasks without validation).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -334,25 +336,27 @@ def _unique(arms: Iterable[Arm]) -> tuple[Arm, ...]:
 def run_plan(plan: Plan, out: str | Store, executor: Executor | None = None,
              on_result: Callable[[int, int, RunSpec, str | None], None] | None = None,
              on_start: Callable[[int, int], None] | None = None,
-             on_wall: Callable[[float], None] | None = None) -> ArmTable:
+             on_wall: Callable[[float], None] | None = None,
+             progress_dir: str | None = None) -> ArmTable:
     """Execute the plan's unfinished runs into the store in ``out``; summarize every arm.
 
     ``out`` is the run directory, or a :class:`Store` already open on it (then it stays
     open). Each run is committed as soon as it ends. ``on_start(todo, total)`` is called once
     before the first run starts; ``on_result(done, todo, spec, error)`` after each (for
-    progress lines).
+    progress lines). With ``progress_dir``, each run writes its current update to a file
+    named by its key there, about once a second (see :func:`lrlab.lab.runs.read_step_progress`).
     """
     executor = executor or InlineExecutor()
     if isinstance(out, Store):
-        return _run_into(plan, out, executor, on_result, on_start, on_wall)
+        return _run_into(plan, out, executor, on_result, on_start, on_wall, progress_dir)
     with Store(out, plan.experiment) as store:
-        return _run_into(plan, store, executor, on_result, on_start, on_wall)
+        return _run_into(plan, store, executor, on_result, on_start, on_wall, progress_dir)
 
 
 def _run_into(plan: Plan, store: Store, executor: Executor,
               on_result: Callable[[int, int, RunSpec, str | None], None] | None,
               on_start: Callable[[int, int], None] | None,
-              on_wall: Callable[[float], None] | None) -> ArmTable:
+              on_wall: Callable[[float], None] | None, progress_dir: str | None = None) -> ArmTable:
     finished = store.done_keys()
     todo: dict[str, RunSpec] = {}
     for spec in plan.specs:
@@ -361,9 +365,13 @@ def _run_into(plan: Plan, store: Store, executor: Executor,
     total = len(todo)
     if on_start is not None:
         on_start(total, len(plan.specs))
-    for count, data in enumerate(executor.run([s.to_dict() for s in todo.values()]), start=1):
+    extra = {"progress_dir": progress_dir} if progress_dir else {}
+    for count, data in enumerate(executor.run([{**s.to_dict(), **extra} for s in todo.values()]), start=1):
         outcome = outcome_from_dict(data)
         spec = outcome.spec
+        if progress_dir:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(progress_dir, spec.key))
         if outcome.error is not None:
             store.record_failure(spec.key, spec.label, outcome.error)
         else:

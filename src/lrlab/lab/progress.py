@@ -95,6 +95,22 @@ class Progress:
             self._last_plain = now
             self._write_line(self.plain_line(done, total, note))
 
+    def running(self, runs: list[tuple[str, int, int]], every: float = 10.0) -> None:
+        """Runs under way, as (name, updates done, steps): on a terminal the bar's note shows
+        them; elsewhere a plain line at most every ``every`` seconds."""
+        if not runs or not self.enabled:
+            return
+        text = ", ".join(f"{name} at update {done}/{steps} ({100 * done // max(steps, 1)}%)"
+                         for name, done, steps in runs)
+        if self.tty:
+            self.stream.write("\r\033[K" + f"running: {text}")
+            self.stream.flush()
+            return
+        now = time.monotonic()
+        if now - self._last_plain >= every:
+            self._last_plain = now
+            self._write_line(f"lrlab: running: {text}")
+
     def _write_line(self, text: str) -> None:
         if not self.enabled:
             return

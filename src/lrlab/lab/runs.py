@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import time
 import traceback
 from collections.abc import Mapping
@@ -108,12 +109,16 @@ def execute_run(spec_data: dict[str, Any]) -> dict[str, Any]:
     experiment; KeyboardInterrupt is not caught.
     """
     from .tasks import get_task
+    from .tasks._common import step_reporter
 
     spec = RunSpec.from_dict(spec_data)
     start = time.perf_counter()
+    folder = spec_data.get("progress_dir")
+    reporter = _FileReporter(os.path.join(folder, spec.key), spec.steps) if folder else None
     try:
         task = get_task(spec.task)
-        result = task.run(parse(spec.schedule), seed=spec.seed, steps=spec.steps, **dict(spec.options))
+        with step_reporter(reporter):
+            result = task.run(parse(spec.schedule), seed=spec.seed, steps=spec.steps, **dict(spec.options))
         history = [[r.step, r.lr, r.loss, r.val_loss, r.accuracy] for r in result.history]
         return {"spec": spec_data, "history": history, "info": dict(result.info),
                 "wall_s": time.perf_counter() - start, "error": None}
@@ -121,6 +126,43 @@ def execute_run(spec_data: dict[str, Any]) -> dict[str, Any]:
         detail = traceback.format_exc().strip()  # the whole traceback: the report shows it
         return {"spec": spec_data, "history": [], "info": {}, "wall_s": time.perf_counter() - start,
                 "error": detail}
+
+
+class _FileReporter:
+    """Writes ``step steps`` to a small file at most once a second (read by the lab's
+    progress lines; any failure to write is ignored)."""
+
+    def __init__(self, path: str, steps: int, every: float = 1.0) -> None:
+        self.path, self.steps, self.every = path, steps, every
+        self.last = time.monotonic()
+
+    def __call__(self, step: int) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        try:
+            with open(self.path, "w") as handle:
+                handle.write(f"{step + 1} {self.steps}\n")
+        except OSError:
+            pass
+
+
+def read_step_progress(folder: str) -> dict[str, tuple[int, int]]:
+    """``{run key: (updates done, steps)}`` from the files of :class:`_FileReporter`."""
+    found: dict[str, tuple[int, int]] = {}
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return found
+    for name in names:
+        try:
+            with open(os.path.join(folder, name)) as handle:
+                done, steps = (int(v) for v in handle.read().split())
+        except (OSError, ValueError):
+            continue
+        found[name] = (done, steps)
+    return found
 
 
 def outcome_from_dict(data: dict[str, Any]) -> RunOutcome:

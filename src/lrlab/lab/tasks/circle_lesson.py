@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from lrlab.schedules import Schedule
 
+from . import _common
 from ._common import BuiltinTask, Option, resolve
 from .base import Record, RunResult
 
@@ -165,6 +166,8 @@ class CircleLessonTask(BuiltinTask):
             total_loss += loss
             seen += 1
             rows.append(Record(step, lr, loss))
+            if _common._STEP_REPORTER is not None:
+                _common._STEP_REPORTER(step)
             if seen == n or step == steps - 1:
                 epoch_losses.append(total_loss / seen)
                 total_loss, seen = 0, 0
