@@ -155,6 +155,7 @@ def _check_budget(schedule: Schedule, budget: Budget | None) -> None:
 def _load(text: str, args: argparse.Namespace) -> tuple[Schedule, Schedule, Preset | None, Budget | None]:
     """(schedule as written, resolved schedule, preset or None, budget or None)."""
     flags = _budget_flags(args)
+    budget: Budget | None
     if "(" not in text:
         preset = _find_preset(text.strip())
         budget = dataclasses.replace(preset.budget, **flags) if flags else preset.budget

@@ -67,6 +67,7 @@ class FunctionTask:
         self.default_steps = int(getattr(fn, "default_steps", 1000))
         self.default_peak = float(getattr(fn, "default_peak", 1e-3))
         self.converged_loss = float(getattr(fn, "converged_loss", math.nan))
+        parameters: Mapping[str, inspect.Parameter]
         try:
             parameters = inspect.signature(fn).parameters
         except (TypeError, ValueError):  # a builtin or C callable: take whatever is given

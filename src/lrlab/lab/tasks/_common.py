@@ -79,7 +79,7 @@ class Option:
             if isinstance(value, numbers.Integral):
                 value = int(value)
             elif float(value).is_integer():  # 64.0 from JSON is fine, 64.5 is not
-                value = int(value)
+                value = int(float(value))
             else:
                 raise bad("is not a whole number")
         else:
