@@ -88,7 +88,7 @@ def test_compare_circle_json_report_and_figures(capsys, tmp_path):
     assert "300 updates per run, 2 seed(s) per arm, peak LR 0.2 for the templates." in report
     assert "lrlab " + " ".join(argv) + " --json" in report  # the command that made it
     for label, arm in arms.items():
-        assert f"| {label} |" in report and f"- {label}: `{arm['schedule']}`" in report
+        assert f"| {label} |" in report and f"- {label}: `{arm['schedule']}` (LR " in report
     pytest.importorskip("matplotlib")
     for name in ("lr", "loss"):
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

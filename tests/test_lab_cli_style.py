@@ -329,3 +329,33 @@ def test_runs_report_their_update_for_the_progress_lines(tmp_path):
     reporter(11)
     (tmp_path / "garbage").write_text("not numbers")
     assert read_step_progress(str(tmp_path)) == {"key1": (12, 30)}
+
+
+def test_sensitivity_writes_a_loss_against_lr_figure(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    code, _, err = run(
+        capsys,
+        "sensitivity",
+        "--task",
+        "circle",
+        "--lrs",
+        "0.01,1,0.1",
+        "--steps",
+        "60",
+        "--seeds",
+        "2",
+        "--executor",
+        "inline",
+        "--out",
+        str(tmp_path),
+    )
+    assert code == 0, err
+    assert (tmp_path / "sensitivity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (tmp_path / "report.md").read_text()
+    assert "![sensitivity](sensitivity.png)" in report
+    rows = [
+        line.split("|")[2].strip()
+        for line in report.splitlines()
+        if line.startswith("| ") and "LR" not in line
+    ]
+    assert rows == ["1.0", "0.1", "0.01"]  # sorted by LR

@@ -288,6 +288,17 @@ def _sensitivity_figure(table: ArmTable, store: Store, out: Path, figure_type: A
     return path
 
 
+def _lr_range(text: str, steps: int) -> str:
+    """``LR 0 to 0.2, last 1.2e-05`` over updates ``0 .. steps - 1`` of a schedule text."""
+    from lrlab.schedules import parse
+
+    try:
+        values = parse(text).values(steps)
+    except ValueError:
+        return "cannot be evaluated"
+    return f"LR {float(values.min()):.3g} to {float(values.max()):.3g}, last {float(values[-1]):.3g}"
+
+
 def _write(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file (a failure leaves the old file)."""
     temp = path.with_name(f".{path.name}.new-{os.getpid()}")
@@ -327,7 +338,8 @@ def write_report(table: ArmTable, store: Store, out: str | Path, command: str = 
         lines += ["Runs that raised an error (retried on the next run of the command):", ""]
         for _, label, error in table.failures:
             lines += [f"- {label}:", "", "```", error, "```", ""]
-    lines += ["Schedules (as run):", ""] + [f"- {a.label}: `{a.schedule}`" for a in table.arms] + [""]
+    lines += ["Schedules (as run; the LR range is over the run's updates):", ""]
+    lines += [f"- {a.label}: `{a.schedule}` ({_lr_range(a.schedule, plan.steps)})" for a in table.arms] + [""]
     lines += [f"![{p.stem}]({p.name})" for p in paths]
     path = out / "report.md"
     _write(path, "\n".join(lines) + "\n")

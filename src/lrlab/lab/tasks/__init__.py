@@ -27,7 +27,7 @@ from typing import Any
 
 from lrlab.schedules import Schedule
 
-from ._common import BuiltinTask, Option, check_run
+from ._common import BuiltinTask, Option, check_run, report_step
 from .base import METRICS, Record, RunResult, Task
 from .charlm import TASK as CHARLM
 from .circle import TASK as CIRCLE
@@ -39,7 +39,7 @@ TASKS: dict[str, Task] = {task.name: task for task in (CIRCLE, CIRCLE_LESSON, DI
 
 __all__ = [
     "METRICS", "TASKS", "BuiltinTask", "FunctionTask", "Option", "Record", "RunResult", "Task",
-    "check_task_options", "get_task",
+    "check_task_options", "get_task", "report_step",
 ]
 
 _RESERVED = ("schedule", "seed", "steps")
