@@ -400,6 +400,7 @@ class VsBest:
     p_holm: float | None
     verdict: str
     n: int = 0
+    diverged: str = ""  # e.g. "2/3 runs DIVERGED": why an arm is worse without a test
 
     def to_dict(self) -> dict[str, Any]:
         return {"mean_diff": self.mean_diff, "ci": None if self.ci is None else list(self.ci),
@@ -410,6 +411,8 @@ class VsBest:
         separated at 3 seeds (difference CI [-0.010, +0.030])``."""
         if self.verdict == "best":
             return "best"
+        if self.diverged:
+            return f"worse: {self.diverged}"
         if self.n == 0 or self.mean_diff is None:
             return self.verdict + (" (no finite pairs)" if self.verdict == "worse" else " (no paired seeds)")
         if self.ci is None:
@@ -567,7 +570,9 @@ def summarize(plan: Plan, store: Store) -> ArmTable:
             return VsBest(0.0, None, None, "best", best.metrics[score].n)
         p = paired[arm.label]
         if arm.diverged or arm.statuses.get("DIVERGED"):
-            return VsBest(p.mean_diff, p.ci, adjusted[arm.label], "worse", p.n)
+            count = max(arm.statuses.get("DIVERGED", 0), arm.diverged)
+            return VsBest(p.mean_diff, p.ci, adjusted[arm.label], "worse", p.n,
+                          f"{count}/{arm.runs} runs DIVERGED")
         p_holm = adjusted[arm.label]
         worse = p_holm is not None and p_holm < 0.05 and p.mean_diff is not None and p.mean_diff > 0
         return VsBest(p.mean_diff, p.ci, p_holm, "worse" if worse else "not separated", p.n)

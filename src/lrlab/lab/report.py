@@ -31,6 +31,8 @@ def _vs_cell(arm: ArmSummary, digits: int) -> str:
         return "-"
     if vs.verdict == "best":
         return "best"
+    if vs.diverged:
+        return f"worse: {vs.diverged}"
     if vs.mean_diff is None:
         return vs.verdict
     if vs.ci is None:
@@ -160,9 +162,14 @@ def ranking_note(table: ArmTable) -> str:
     ties = [a for a in table.arms if a.vs_best is not None and a.vs_best.verdict == "not separated"]
     for arm in ties:
         note += f" {arm.label}: {arm.vs_best.text()}." if arm.vs_best else ""
-    worse = [a.label for a in table.arms if a.vs_best is not None and a.vs_best.verdict == "worse"]
+    worse = [a.label for a in table.arms if a.vs_best is not None and a.vs_best.verdict == "worse"
+             and not a.vs_best.diverged]
     if worse:
         note += f" Worse than the best (paired, Holm-corrected, 5%): {', '.join(worse)}."
+    broke = [f"{a.label} ({a.vs_best.diverged})" for a in table.arms
+             if a.vs_best is not None and a.vs_best.diverged]
+    if broke:
+        note += f" Worse because runs diverged: {', '.join(broke)}."
     return note
 
 
