@@ -303,7 +303,9 @@ class Store:
         page = int.from_bytes(head[16:18], "big")
         page = 65536 if page == 1 else page
         pages = int.from_bytes(head[28:32], "big")
-        if page < 512 or size != page * pages:
+        # the header's page count is valid when its "valid-for" number equals the change counter
+        counted = head[92:96] == head[24:28] and pages > 0
+        if page < 512 or size % page or (counted and size != page * pages):
             raise self._refuse(f"is corrupt (its header says {pages} pages of {page} bytes, "
                                f"the file has {size} bytes)")
         try:
