@@ -248,9 +248,10 @@ def plan_compare(task: str, schedules: Sequence[str] | None = None, *, peak: flo
     task_obj, steps, seed_list, opts = _check_common(task, steps, seeds, options, default_seeds=3)
     peak = task_obj.default_peak if peak is None else _check_lr(peak, "--peak")
     own = getattr(task_obj, "default_schedules", None)
-    templates = dict(own(peak, steps)) if own is not None else dict(TEMPLATES)
+    mine = dict(own(peak, steps)) if own is not None else {}
+    templates = {**TEMPLATES, **mine}  # the task's own definitions win (circle-lesson's cosine)
     if schedules is None:
-        schedules = list(templates)
+        schedules = list(mine or TEMPLATES)
     if not schedules:
         raise ValueError("compare needs at least one --schedule")
     _check_runs(len(schedules), len(seed_list))
@@ -259,7 +260,7 @@ def plan_compare(task: str, schedules: Sequence[str] | None = None, *, peak: flo
         label, schedule, note = _schedule_and_note(spec, peak=peak, steps=steps, templates=templates)
         if note:
             warnings.append(note)
-        if spec not in templates:  # a template's length is designed for the run (step: holds its end)
+        if spec not in TEMPLATES or spec in mine:  # the six are designed for the run (step holds its end)
             warnings += budget_warnings(label, schedule, steps)
         arms.append(Arm(label, str(schedule)))
     return Plan("compare", task_obj.name, steps, seed_list, _unique(arms), opts, {"peak": peak},

@@ -83,6 +83,9 @@ def spread(values: Sequence[float | None]) -> Spread:
 def differ(a: Spread, b: Spread) -> bool:
     """Welch's t-test at the 5% level: True if the means differ beyond seed noise.
 
+    For unpaired samples. The lab compares arms paired by seed (:func:`paired_difference`),
+    since arms with the same seed share the initialisation and the data order.
+
     ``|mean_a - mean_b| > t_0.975(dof) * sqrt(sem_a^2 + sem_b^2)`` with the
     Welch-Satterthwaite degrees of freedom. With fewer than two seeds on either side nothing
     can be told apart from noise, so the answer is False.
