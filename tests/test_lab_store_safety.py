@@ -221,13 +221,57 @@ def test_a_history_row_moved_to_another_run_is_refused(tmp_path):
     assert "checksum" in _refused_unchanged(tmp_path, "corrupt")
 
 
-def test_a_store_of_an_older_version_is_refused_unchanged(tmp_path):
+def test_a_store_of_an_unknown_version_is_refused_unchanged(tmp_path):
     _fill(tmp_path)
     db = sqlite3.connect(tmp_path / DB_NAME)
-    db.execute("PRAGMA user_version=1")
+    db.execute("PRAGMA user_version=7")
     db.commit()
     db.close()
-    assert "store version 1" in _refused_unchanged(tmp_path, "version")
+    assert "store version 7" in _refused_unchanged(tmp_path, "version")
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (key TEXT PRIMARY KEY, label TEXT NOT NULL, config TEXT NOT NULL, summary TEXT NOT NULL,
+                   info TEXT NOT NULL, wall_s REAL NOT NULL, finished_at TEXT NOT NULL);
+CREATE TABLE history (key TEXT NOT NULL, step INTEGER NOT NULL, lr REAL NOT NULL, loss REAL, val_loss REAL,
+                      accuracy REAL, PRIMARY KEY (key, step));
+CREATE TABLE failures (key TEXT NOT NULL, label TEXT NOT NULL, error TEXT NOT NULL, at TEXT NOT NULL);
+"""
+
+
+def test_a_store_of_the_first_format_is_upgraded_with_a_backup(tmp_path, capsys, monkeypatch):
+    """A store written by the first lrlab (WAL mode, no checksums, keys of the plain config
+    JSON) is upgraded: the same command finds its runs, and the old file is kept."""
+    monkeypatch.syspath_prepend(TESTS)
+    plan = plan_compare("labtasks:decay", ["constant", "cosine"], seeds=2)
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(V1_SCHEMA)
+    db.execute("PRAGMA application_id=1819438178")
+    db.execute("PRAGMA user_version=1")
+    db.execute("INSERT INTO meta VALUES ('experiment', ?)", (json.dumps(plan.experiment, sort_keys=True),))
+    for spec in plan.specs:
+        old_key = f"old-{spec.label}-{spec.seed}"
+        rows = [(old_key, t, float(spec.seed + 1), 1.0 / (t + 1), None, None) for t in range(20)]
+        summary = {"start": 1.0, "middle": 1 / 11, "end": 0.05, "best": 0.05, "diverged": False,
+                   "val_loss": None, "best_val_loss": None, "accuracy": None, "steps_done": 20}
+        db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (old_key, spec.label, json.dumps({**spec.config, "params": {}}, sort_keys=True),
+                    json.dumps(summary, sort_keys=True), "{}", 1.0, "2026-11-23T00:00:00"))
+        db.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+    old_bytes = (tmp_path / DB_NAME).read_bytes()
+    code = main([*COMMAND, "--out", str(tmp_path), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "0/0 runs to run (4 of 4 already in the store)" in err  # nothing trained again
+    assert [a["end"]["mean"] for a in json.loads(out)["arms"]] == [0.05, 0.05]
+    assert (tmp_path / f"{DB_NAME}.v1-backup").read_bytes() == old_bytes
+    with Store(tmp_path, plan.experiment) as store:
+        assert store.done_keys() == {s.key for s in plan.specs}
+        assert [r.lr for r in store.history(plan.specs[1].key)] == [2.0] * 20
 
 
 # --- run identity -----------------------------------------------------------------------------

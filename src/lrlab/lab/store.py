@@ -47,6 +47,7 @@ from .tasks.base import Record
 
 APPLICATION_ID = 0x6C726C62  # "lrlb"
 SCHEMA_VERSION = 2
+LEGACY_VERSION = 1  # the first format (no checksums): upgraded on open, with a backup
 DB_NAME = "lrlab.sqlite"
 LOCK_NAME = "lrlab.lock"
 _TEMP_PREFIX = ".lrlab.sqlite.new-"
@@ -243,12 +244,15 @@ class Store:
         self.experiment = dict(experiment)
         self._db: sqlite3.Connection | None = None
         self._lock: _Lock | None = None
+        self._legacy = False
         self._make_directory()
         if self._exists():
             self._verify()  # read-only: a refused file is left exactly as it was
         self._lock = _Lock(self.directory)
         try:
             self._remove_stale_temps()
+            if self._legacy and self._exists():
+                self._upgrade()
             if not self._exists():
                 self._create()
             self._db = self._open()
@@ -300,6 +304,9 @@ class Store:
             raise self._refuse("is corrupt (truncated inside its header)")
         if int.from_bytes(head[68:72], "big") != APPLICATION_ID:
             raise self._refuse("is an SQLite database from another program; lrlab will not write to it")
+        if head[18:20] == b"\x02\x02" and int.from_bytes(head[60:64], "big") == LEGACY_VERSION:
+            self._legacy = True  # a WAL-mode store of lrlab's first format: checked while upgrading
+            return
         page = int.from_bytes(head[16:18], "big")
         page = 65536 if page == 1 else page
         pages = int.from_bytes(head[28:32], "big")
@@ -324,7 +331,7 @@ class Store:
         if problems != ["ok"]:
             raise self._refuse(f"is corrupt (integrity check: {'; '.join(problems[:3])})")
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version != SCHEMA_VERSION:
+        if version not in (SCHEMA_VERSION, LEGACY_VERSION):
             raise self._refuse(f"has store version {version}; this lrlab reads version {SCHEMA_VERSION}")
         row = db.execute("SELECT value FROM meta WHERE key='experiment'").fetchone()
         stored = json.loads(row[0]) if row else None
@@ -333,6 +340,9 @@ class Store:
                 f"{self.directory} holds another experiment ({stored}); this one is "
                 f"{self.experiment}. Use another --out directory, or the command that made it"
             )
+        if version == LEGACY_VERSION:
+            self._legacy = True  # no checksums yet: upgraded (with a backup) once locked
+            return
         runs = db.execute("SELECT key, label, config, summary, info, wall_s, checksum FROM runs ORDER BY key")
         for key, label, config, summary, info, wall_s, checksum in runs.fetchall():
             history = db.execute("SELECT step, lr, loss, val_loss, accuracy FROM history WHERE key=? "
@@ -353,6 +363,95 @@ class Store:
                         os.unlink(entry.path)
         except OSError as error:
             raise StoreError(f"cannot list {self.directory}: {_describe(error)}") from None
+
+    def _upgrade(self) -> None:
+        """Rewrite a store of the first format (no checksums, run keys before canonical
+        identity) into the current one: built in a temporary file, the old file kept as
+        ``lrlab.sqlite.v1-backup``, then the new one renamed into place (atomic)."""
+        from .runs import run_key
+
+        try:
+            old = sqlite3.connect(self.path, timeout=30)
+        except sqlite3.Error as error:
+            raise self._refuse(f"cannot be opened ({error})") from None
+        try:
+            problems = [row[0] for row in old.execute("PRAGMA integrity_check")]
+            if problems != ["ok"]:
+                raise self._refuse(f"is corrupt (integrity check: {'; '.join(problems[:3])})")
+            if old.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                raise self._refuse("is an SQLite database from another program; lrlab will not write to it")
+            row = old.execute("SELECT value FROM meta WHERE key='experiment'").fetchone()
+            stored = json.loads(row[0]) if row else None
+            if stored != json.loads(_json(self.experiment)):
+                raise StoreError(f"{self.directory} holds another experiment ({stored}); this one is "
+                                 f"{self.experiment}. Use another --out directory, "
+                                 "or the command that made it")
+            runs = old.execute("SELECT key, label, config, summary, info, wall_s, finished_at FROM runs"
+                               ).fetchall()
+            copied = []
+            for key, label, config, summary, info, wall_s, finished in runs:
+                c = json.loads(config)
+                new_key = run_key(c["task"], c["schedule"], c["seed"], c["steps"], c.get("options", {}))
+                history = old.execute("SELECT step, lr, loss, val_loss, accuracy FROM history WHERE key=? "
+                                      "ORDER BY step", (key,)).fetchall()
+                checksum = _checksum(new_key, label, config, summary, info, float(wall_s), history)
+                copied.append(((new_key, label, config, summary, info, float(wall_s), finished, checksum),
+                               [(new_key, *h) for h in history]))
+            old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as error:
+            raise self._refuse(f"cannot be upgraded ({error})") from None
+        finally:
+            old.close()
+
+        def fill(db: sqlite3.Connection) -> None:
+            for run, history in copied:
+                db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", run)
+                db.execute("DELETE FROM history WHERE key=?", (run[0],))
+                db.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?)", history)
+
+        temp = self._build(fill)
+        backup = self.directory / f"{DB_NAME}.v1-backup"
+        n = 1
+        while backup.exists():
+            n += 1
+            backup = self.directory / f"{DB_NAME}.v1-backup{n}"
+        try:
+            os.link(self.path, backup)
+            os.replace(temp, self.path)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise StoreError(f"cannot upgrade the store {self.path}: {_describe(error)}") from None
+        for side in ("-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                os.unlink(f"{self.path}{side}")
+        self._legacy = False
+
+    def _build(self, fill: Any = None) -> Path:
+        """A complete store in a temporary file beside the store; its path."""
+        temp = self.directory / f"{_TEMP_PREFIX}{os.getpid()}"
+        try:
+            db = sqlite3.connect(temp, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=DELETE")
+                db.execute("BEGIN")
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("INSERT INTO meta VALUES ('experiment', ?)", (_json(self.experiment),))
+                if fill is not None:
+                    fill(db)
+                db.execute("COMMIT")
+            finally:
+                db.close()
+            with open(temp, "rb") as handle:
+                os.fsync(handle.fileno())
+        except (OSError, sqlite3.Error) as error:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise StoreError(f"cannot write a new store beside {self.path}: {_describe(error)}") from None
+        return temp
 
     def _create(self) -> None:
         """Build the store in a temporary file, then link it into place in one step."""
