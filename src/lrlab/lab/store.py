@@ -19,6 +19,9 @@ What the store guarantees:
   count, ``PRAGMA integrity_check``, the store version, the experiment, and every run's
   checksum. A file that fails is left byte-identical (no journal, no lock file, no
   connection kept) and the error says which check failed.
+- **Upgrades keep the old file.** A store of the first format (no checksums, run keys of the
+  plain config) is rewritten under canonical keys with checksums, in a temporary file that
+  replaces it atomically; the old file stays as ``lrlab.sqlite.v1-backup``.
 - **Every filesystem failure is a StoreError** (a ValueError, exit status 2 on the command
   line) naming the path and the cause; a failed write rolls back, leaving the store as it
   was.
