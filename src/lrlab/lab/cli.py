@@ -330,7 +330,17 @@ def _print(table: ArmTable, report: Any, as_json: bool) -> None:
         return
     print(format_text_table(table))
     print()
-    print(legend(table))
-    print()
-    print(ranking_note(table).replace("**", ""))
+    note = ranking_note(table).replace("**", "")
+    if sys.stdout.isatty():  # wrapped to the terminal; whole lines for logs and pipes
+        import textwrap
+
+        width = max(40, shutil.get_terminal_size((100, 24)).columns - 1)
+        lines = legend(table).splitlines()
+        print("\n".join(textwrap.fill(line, width, subsequent_indent="  ") for line in lines))
+        print()
+        print(textwrap.fill(note, width))
+    else:
+        print(legend(table))
+        print()
+        print(note)
     print(f"report: {report}")
