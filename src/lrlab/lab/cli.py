@@ -179,8 +179,7 @@ def add_commands(commands: Any) -> None:
         "--param values, e.g. --schedule \"warmup({w}, cosine({peak}, 0, REST))\" "
         "--param w=0,'1%',100 --param peak=1e-3,3e-3. REST is the rest of the run after the "
         "phases before it, so every arm ends at the run's last step. A value may be a list: "
-        "--param milestones=[100,200],[150,300].",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "--param milestones=[100,200],[150,300].")
     sweep.add_argument("--schedule", required=True, metavar="TEMPLATE",
                        help="schedule text with {name} placeholders")
     sweep.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=V1,V2",
