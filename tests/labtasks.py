@@ -62,11 +62,15 @@ decay.default_peak = 0.1
 decay.converged_loss = 0.1
 
 
-def level(schedule, *, seed, steps, spread=0.1):
-    """A flat loss ``schedule(0) * (1 + spread * NOISE[seed])`` at every step, with a
-    validation loss equal to it on the last row: arms whose means and noise are chosen."""
+def level(schedule, *, seed, steps, spread=0.1, jitter=0.0):
+    """A flat loss ``c * (1 + spread * NOISE[seed]) + jitter * NOISE[(7 seed + 1000 c) mod
+    len]`` with ``c = schedule(0)`` at every step, and a validation loss equal to it on the
+    last row: arms whose means and noise are chosen. The ``spread`` part is shared by arms
+    of one seed (pairing removes it); the ``jitter`` part is the arm's own."""
     _note(schedule, seed, steps)
-    value = float(schedule(0)) * (1.0 + spread * NOISE[seed % len(NOISE)])
+    c = float(schedule(0))
+    value = c * (1.0 + spread * NOISE[seed % len(NOISE)])
+    value += jitter * NOISE[(7 * seed + round(1000 * c)) % len(NOISE)]
     rows = [Record(t, float(schedule(t)), value) for t in range(steps - 1)]
     rows.append(Record(steps - 1, float(schedule(steps - 1)), value, val_loss=value))
     return RunResult(tuple(rows))

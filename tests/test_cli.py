@@ -247,8 +247,11 @@ def test_units_without_the_budget_flag_name_the_flag(capsys):
     assert "give --total-steps" in fail(capsys, "show", "warmup('5%', cosine(1.0, 0.0, 100))")
     assert "give --tokens-per-step" in fail(capsys, "at", "warmup('1M tokens', cosine(1.0, 0.0, 100))", "1")
     assert "give --steps-per-epoch" in fail(capsys, "at", "cosine(1.0, 0.0, '2ep')", "1")
-    assert "give --total-steps" in fail(capsys, "at", "cosine(1.0, 0.0, 10)", "50%")
-    assert "whole number" in fail(capsys, "at", "cosine(1.0, 0.0, 10)", "50%", "--total-steps", "11")
+    # a percentage needs a total: --total-steps, else the schedule's own length
+    assert "give --total-steps" in fail(capsys, "at", "constant(1.0)", "50%")
+    # between two updates, a position rounds down to the update under way: 5.5 -> 5
+    code, out, _ = run(capsys, "at", "cosine(1.0, 0.0, 10)", "50%", "--total-steps", "11", "--json")
+    assert code == 0 and json.loads(out) == [parse("cosine(1.0, 0.0, 10)")(5)]
 
 
 def test_invalid_schedule_parameters_and_usage_errors(capsys):

@@ -76,15 +76,19 @@ def test_compare_circle_json_report_and_figures(capsys, tmp_path):
     ok = [a for a in summary["arms"] if a["status"] != "DIVERGED"]
     assert [a["val_loss"]["mean"] for a in ok] == sorted(a["val_loss"]["mean"] for a in ok)
     assert [a["rank"] for a in summary["arms"]] == [1, 2, 3, 4, 5, 6]
-    assert summary["best"] == ok[0]["label"] and ok[0]["within_noise_of_best"] is True
+    assert summary["best"] == ok[0]["label"] and ok[0]["vs_best"] == {
+        "mean_diff": 0.0, "ci": None, "p_holm": None, "verdict": "best"}
+    for arm in summary["arms"][1:]:  # two seeds: a paired t-interval with 1 degree of freedom
+        assert set(arm["vs_best"]) == {"mean_diff", "ci", "p_holm", "verdict"}
+        assert arm["vs_best"]["verdict"] in ("worse", "not separated")
 
     assert json.loads((out / "summary.json").read_text()) == summary
     report = (out / "report.md").read_text()
     assert report.startswith("# lrlab compare: circle")
-    assert "300 updates per run, 2 seed(s) per arm, peak LR 0.2." in report
+    assert "300 updates per run, 2 seed(s) per arm, peak LR 0.2 for the templates." in report
     assert "lrlab " + " ".join(argv) + " --json" in report  # the command that made it
     for label, arm in arms.items():
-        assert f"| {label} |" in report and f"- {label}: `{arm['schedule']}`" in report
+        assert f"| {label} |" in report and f"- {label}: `{arm['schedule']}` (LR " in report
     pytest.importorskip("matplotlib")
     for name in ("lr", "loss"):
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -92,8 +96,13 @@ def test_compare_circle_json_report_and_figures(capsys, tmp_path):
 
     # the text form of the same command: the table, the best arm, the report path
     code, text, err = run(capsys, *argv)
-    assert code == 0 and err == ""
-    assert "| rank | schedule | runs |" in text and f"**{summary['best']}**" in text
+    assert code == 0
+    # stderr is not a terminal here: plain progress lines, no control characters
+    assert err.splitlines()[0].startswith("lrlab: compare circle") and "\r" not in err and "\x1b" not in err
+    assert "0/0 runs to run (12 of 12 already in the store)" in err
+    assert text.startswith("rank  schedule")
+    assert f"Best by mean final validation loss: {summary['best']}." in text
+    assert "vs best: the mean difference of the score to the best arm, paired by seed" in text
     assert f"report: {out / 'report.md'}" in text
 
 

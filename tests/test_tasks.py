@@ -43,12 +43,12 @@ def mean(values) -> float:
 
 # --- the registry -------------------------------------------------------------------------
 def test_registry_holds_the_builtins_as_tasks():
-    assert list(TASKS) == ["circle", "digits", "charlm"]
+    assert list(TASKS) == ["circle", "circle-lesson", "digits", "charlm"]
     for name, task in TASKS.items():
         assert isinstance(task, Task)
         assert task.name == name and get_task(name) is task
         assert task.default_steps >= 100 and task.default_peak > 0 and task.converged_loss > 0
-        assert "eval_every" in task.options
+        assert "eval_every" in task.options or name == "circle-lesson"  # the lesson has no evaluation
         assert check_task_options(name, {}) == dict(task.options)
 
 
@@ -285,7 +285,7 @@ def test_user_task_errors(user_module):
 def test_unknown_task_suggests_the_closest():
     with pytest.raises(ValueError, match=r"unknown task 'cirlce' \(did you mean 'circle'\?\).*charlm"):
         get_task("cirlce")
-    with pytest.raises(ValueError, match="known tasks: circle, digits, charlm"):
+    with pytest.raises(ValueError, match="known tasks: circle, circle-lesson, digits, charlm"):
         get_task("imagenet")
 
 

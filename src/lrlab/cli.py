@@ -36,35 +36,31 @@ import shutil
 import sys
 import textwrap
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 import lrlab
+from lrlab.cliutil import (
+    EXIT_INTERRUPTED,
+    NEEDS,
+    POSITION_RULE,
+    CLIError,
+    Parser,
+    fail,
+    to_step,
+)
 from lrlab.inspect import boundary_steps, format_steps, horizon, summary
 from lrlab.presets import PRESETS, Preset
 from lrlab.schedules import FAMILIES, Schedule, parse
 from lrlab.units import Budget, parse_length
-from lrlab.viz.terminal import plot
 
 EXAMPLE_SPEC = "cosine(6e-4, 6e-5, 19073)"
 
 
-class CLIError(Exception):
-    """A mistake in the command line; main() prints it and exits with status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise CLIError(f"{message} (see `{self.prog} --help`)")
-
+_Parser = Parser  # one parser class for every command (lrlab.cliutil)
 
 # --- reading arguments ---------------------------------------------------------------------
 
-#: unit of a length -> (Budget field, command-line flag, what it means)
-_NEEDS = {
-    "percent": ("total_steps", "--total-steps", "a percentage of the total steps"),
-    "tokens": ("tokens_per_step", "--tokens-per-step", "in tokens"),
-    "epochs": ("steps_per_epoch", "--steps-per-epoch", "in epochs"),
-}
+_NEEDS = NEEDS
 
 
 def _length_arg(text: str) -> int | float | str:
@@ -159,6 +155,7 @@ def _check_budget(schedule: Schedule, budget: Budget | None) -> None:
 def _load(text: str, args: argparse.Namespace) -> tuple[Schedule, Schedule, Preset | None, Budget | None]:
     """(schedule as written, resolved schedule, preset or None, budget or None)."""
     flags = _budget_flags(args)
+    budget: Budget | None
     if "(" not in text:
         preset = _find_preset(text.strip())
         budget = dataclasses.replace(preset.budget, **flags) if flags else preset.budget
@@ -172,33 +169,14 @@ def _load(text: str, args: argparse.Namespace) -> tuple[Schedule, Schedule, Pres
     return written, resolved, preset, budget
 
 
-def _to_step(text: str, budget: Budget | None) -> int:
-    """A step from the command line: an integer >= 0, or a length such as '50%' or '1B tokens'
-    that the budget turns into a whole number of steps."""
-    expected = "an integer >= 0 (or a length such as '50%' or '1B tokens')"
-    word = text.strip()
-    try:
-        number = float(word.replace("_", ""))
-    except ValueError:
-        number = None
-    if number is not None:
-        if not math.isfinite(number) or number < 0 or not number.is_integer():
-            raise CLIError(f"step must be {expected}; got {text!r}")
-        return int(word) if word.lstrip("+").isdigit() else int(number)
-    try:
-        quantity = parse_length(word, "step")
-    except ValueError:
-        raise CLIError(f"step must be {expected}; got {text!r}") from None
-    if quantity.unit in _NEEDS:
-        field, flag, meaning = _NEEDS[quantity.unit]
-        if budget is None or getattr(budget, field) is None:
-            raise CLIError(f"step {text!r} is {meaning}: give {flag}")
-    steps = (budget or Budget()).steps(word, "step")
-    if not float(steps).is_integer():
-        raise CLIError(
-            f"step {text!r} is {steps!r} steps, between two updates: a step must be a whole number"
-        )
-    return int(steps)
+def _to_step(text: str, budget: Budget | None, schedule: Schedule | None = None) -> int:
+    """A step from the command line (see :func:`lrlab.cliutil.to_step` for the rounding).
+    Without ``--total-steps``, a percentage is of the schedule's own length."""
+    no_total = budget is None or budget.total_steps is None
+    if schedule is not None and schedule.length is not None and no_total:
+        own = Budget(total_steps=schedule.length)
+        budget = own if budget is None else dataclasses.replace(budget, total_steps=schedule.length)
+    return to_step(text, budget, "step")
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -291,7 +269,7 @@ def _out(text: str = "") -> None:
 
 def _show(args: argparse.Namespace) -> int:
     written, schedule, preset, budget = _load(args.schedule, args)
-    chosen = [_to_step(s, budget) for s in args.steps or ()]
+    chosen = [_to_step(s, budget, schedule) for s in args.steps or ()]
     info = summary(schedule)
     notes = boundary_steps(schedule)
     rows = []
@@ -355,6 +333,8 @@ def _show(args: argparse.Namespace) -> int:
                 raise CLIError(f"--x {args.x} needs {flag} (or a preset, which brings its budget)")
             x_scale, x_unit = (float(rate), "tokens") if args.x == "tokens" else (1.0 / rate, "epochs")
         _out()
+        from lrlab.viz.terminal import plot
+
         _out(plot(schedule, width=max(20, width), height=args.height, end=end, log=args.log,
                   charset=_charset(args), x_scale=x_scale, x_unit=x_unit))
     return 0
@@ -362,7 +342,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _at(args: argparse.Namespace) -> int:
     _, schedule, _, budget = _load(args.schedule, args)
-    steps = [_to_step(s, budget) for s in args.step]
+    steps = [_to_step(s, budget, schedule) for s in args.step]
     values = [schedule(step) for step in steps]
     if args.json:
         _out(json.dumps(values))
@@ -446,7 +426,9 @@ def _parser() -> argparse.ArgumentParser:
         "boundaries and a plot.",
     )
     show.add_argument("schedule", metavar="SPEC_OR_PRESET", help=target)
-    show.add_argument("--steps", nargs="+", metavar="N", help="also tabulate these steps")
+    show.add_argument("--steps", nargs="+", metavar="N",
+                      help="also tabulate these steps (integers, or positions such as '50%%' or '2ep', "
+                      "rounded down to a whole update)")
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
     show.add_argument("--log", action="store_true", help="log-scale LR axis in the plot")
     show.add_argument("--width", type=_size_arg(20, 1000), metavar="W", help="plot width in characters")
@@ -460,10 +442,14 @@ def _parser() -> argparse.ArgumentParser:
 
     at = commands.add_parser(
         "at", parents=[budget], help="the learning rate at steps, one per line",
-        description="Print the learning rate at each STEP, one per line, at full precision.",
+        description="Print the learning rate at each STEP, one per line, at full precision. "
+        f"STEP is a whole update; {POSITION_RULE}. A percentage is of --total-steps, else of "
+        "the schedule's own length.",
     )
     at.add_argument("schedule", metavar="SPEC_OR_PRESET", help=target)
-    at.add_argument("step", nargs="+", metavar="STEP", help="an integer >= 0 (or e.g. '50%%')")
+    at.add_argument("step", nargs="+", metavar="STEP",
+                    help="an integer >= 0, or a position such as '50%%', '375M tokens' or '2ep' "
+                    "(rounded down to a whole update)")
     at.add_argument("--json", action="store_true", help="print a JSON list")
     at.set_defaults(run=_at)
 
@@ -492,9 +478,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> int:
-    sys.stderr.write(f"lrlab: error: {message}\n")
-    return 2
+_fail = fail
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -513,11 +497,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:  # --help and --version
         return done.code if isinstance(done.code, int) else 0 if done.code is None else 1
     except CLIError as error:
-        return _fail(str(error))
-    except (ValueError, TypeError, ArithmeticError) as error:
-        return _fail(str(error))
+        return fail(str(error))
+    except ValueError as error:  # the library's bad-input errors (StoreError is one); not bugs
+        return fail(str(error))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # the reader went away (`lrlab presets | head`): leave quietly
         try:

@@ -105,11 +105,11 @@ class RayExecutor:
         self._ray = ray
         self.address = address
         self.num_cpus_per_run = num_cpus_per_run
+        if not ray.is_initialized() and address not in (None, "auto", "local"):
+            _check_reachable(address)  # before any run is planned into the store
 
     def run(self, specs: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         ray = self._ray
-        if not ray.is_initialized() and self.address not in (None, "auto", "local"):
-            _check_reachable(self.address)
         if not ray.is_initialized():
             import logging
 

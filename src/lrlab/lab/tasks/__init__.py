@@ -1,6 +1,7 @@
 """The tasks the lab can train: built-ins by name, user tasks by ``module:function``.
 
-Built-ins (see ``docs/tasks.md``): ``circle`` (numpy), ``digits`` (torch + scikit-learn's
+Built-ins (see ``docs/tasks.md``): ``circle`` (numpy), ``circle-lesson`` (the schedules
+lesson's own program, pure Python), ``digits`` (torch + scikit-learn's
 bundled digits), ``charlm`` (torch, a character-level transformer on the Python standard
 library's source). torch and scikit-learn are imported only when a task that needs them
 runs, so the registry itself imports with numpy alone.
@@ -26,18 +27,19 @@ from typing import Any
 
 from lrlab.schedules import Schedule
 
-from ._common import BuiltinTask, Option, check_run
+from ._common import BuiltinTask, Option, check_run, report_step
 from .base import METRICS, Record, RunResult, Task
 from .charlm import TASK as CHARLM
 from .circle import TASK as CIRCLE
+from .circle_lesson import TASK as CIRCLE_LESSON
 from .digits import TASK as DIGITS
 
 #: the built-in tasks by name
-TASKS: dict[str, Task] = {task.name: task for task in (CIRCLE, DIGITS, CHARLM)}
+TASKS: dict[str, Task] = {task.name: task for task in (CIRCLE, CIRCLE_LESSON, DIGITS, CHARLM)}
 
 __all__ = [
     "METRICS", "TASKS", "BuiltinTask", "FunctionTask", "Option", "Record", "RunResult", "Task",
-    "check_task_options", "get_task",
+    "check_task_options", "get_task", "report_step",
 ]
 
 _RESERVED = ("schedule", "seed", "steps")
@@ -65,6 +67,7 @@ class FunctionTask:
         self.default_steps = int(getattr(fn, "default_steps", 1000))
         self.default_peak = float(getattr(fn, "default_peak", 1e-3))
         self.converged_loss = float(getattr(fn, "converged_loss", math.nan))
+        parameters: Mapping[str, inspect.Parameter]
         try:
             parameters = inspect.signature(fn).parameters
         except (TypeError, ValueError):  # a builtin or C callable: take whatever is given

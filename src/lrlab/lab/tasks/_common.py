@@ -19,7 +19,7 @@ import contextlib
 import math
 import numbers
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -79,7 +79,7 @@ class Option:
             if isinstance(value, numbers.Integral):
                 value = int(value)
             elif float(value).is_integer():  # 64.0 from JSON is fine, 64.5 is not
-                value = int(value)
+                value = int(float(value))
             else:
                 raise bad("is not a whole number")
         else:
@@ -141,6 +141,29 @@ def is_eval_step(t: int, steps: int, eval_every: int) -> bool:
     return (t + 1) % eval_every == 0 or t == steps - 1
 
 
+#: called with the update number while a run is under way (set by the lab for its progress
+#: lines; None outside the lab)
+_STEP_REPORTER: Callable[[int], None] | None = None
+
+
+def report_step(step: int) -> None:
+    """Tell the lab that update ``step`` is under way (cheap when nobody listens). Built-in
+    tasks call it through :class:`History`; a user task may call it too."""
+    if _STEP_REPORTER is not None:
+        _STEP_REPORTER(step)
+
+
+@contextlib.contextmanager
+def step_reporter(callback: Callable[[int], None] | None) -> Iterator[None]:
+    """Route :func:`report_step` to ``callback`` for the body."""
+    global _STEP_REPORTER
+    previous, _STEP_REPORTER = _STEP_REPORTER, callback
+    try:
+        yield
+    finally:
+        _STEP_REPORTER = previous
+
+
 class History:
     """Collects one row per update and applies the divergence rule."""
 
@@ -155,6 +178,8 @@ class History:
         """Record update ``step``; True if the run must stop here (the loss diverged)."""
         loss = float(loss)
         self.rows.append({"step": step, "lr": float(lr), "loss": loss})
+        if _STEP_REPORTER is not None:
+            _STEP_REPORTER(step)
         if not math.isfinite(loss):
             self.stop_reason = f"training loss became {loss} at step {step}"
         elif self.initial is None:

@@ -63,6 +63,8 @@ class Task(Protocol):
     default_steps: int
     default_peak: float
     converged_loss: float
-    options: Mapping[str, Any]
+
+    @property
+    def options(self) -> Mapping[str, Any]: ...
 
     def run(self, schedule: Schedule, *, seed: int, steps: int, **options: Any) -> RunResult: ...

@@ -137,7 +137,7 @@ class CharLMTask(BuiltinTask):
         "eval_batches": Option(8, int, "validation batches per evaluation", low=1, high=10_000),
     }
 
-    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         values = super().check_options(options)
         if values["n_embd"] % values["n_head"]:
             raise ValueError(f"task 'charlm': option n_head={values['n_head']} must divide "

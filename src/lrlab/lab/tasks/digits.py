@@ -113,6 +113,7 @@ class DigitsTask(BuiltinTask):
         x_train_t, y_train_t = torch.from_numpy(x_train), torch.from_numpy(y_train)
         x_val_t, y_val_t = torch.from_numpy(x_val), torch.from_numpy(y_val)
         model = _model(options["model"], options["hidden"])
+        optimizer: torch.optim.Optimizer
         if options["optimizer"] == "sgd":
             optimizer = torch.optim.SGD(model.parameters(), lr=schedule(0), momentum=options["momentum"],
                                         weight_decay=options["weight_decay"])
