@@ -32,6 +32,10 @@ def lightning_budget(trainer: Any, *, tokens_per_step: float | None = None) -> B
         raise ValueError(f"the Lightning trainer's run has no finite length (estimated_stepping_batches="
                          f"{total!r}: max_steps=-1 with max_epochs=-1, or an iterable dataset without "
                          "max_steps): give Budget(total_steps=...) instead")
+    if getattr(trainer, "train_dataloader", 0) is None and hasattr(trainer, "fit_loop"):
+        # with max_steps and no max_epochs Lightning answers without loading the data: load
+        # it as estimated_stepping_batches itself does otherwise, for the batches per epoch
+        trainer.fit_loop.setup_data()
     batches = getattr(trainer, "num_training_batches", math.inf)
     accumulate = getattr(trainer, "accumulate_grad_batches", 1)
     per_epoch = None
