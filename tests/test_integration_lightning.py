@@ -121,7 +121,7 @@ def test_lightning_budget_from_max_steps():
     L.seed_everything(0, verbose=False)
     module = BudgetModule({"lr": lrlab.wsd(1e-2, "100%", warmup="10%", cooldown="20%"),
                            "momentum": lrlab.linear(0.95, 0.85, "100%")})
-    trainer, caught = _fit(module)
+    _, caught = _fit(module)
     lr, momentum = lrlab.wsd(1e-2, 30, warmup=3, cooldown=6), lrlab.linear(0.95, 0.85, 30)
     assert module.budget.total_steps == 30 and module.budget.steps_per_epoch == 8  # 64 / 8 per batch
     assert module.lrs == [(t, [lr(t)]) for t in range(MAX_STEPS)]

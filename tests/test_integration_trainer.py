@@ -268,7 +268,7 @@ def test_schedule_trainer_warns_when_the_schedule_does_not_fit_the_run(tmp_path)
 def test_schedule_trainer_resume_continues_and_refuses_another_schedule(tmp_path):
     schedule = lrlab.warmup("10%", lrlab.cosine(1e-2, 1e-4, "90%"))
     expected = lrlab.warmup(3, lrlab.cosine(1e-2, 1e-4, 27))
-    full, full_record, _ = _run_schedule_trainer(tmp_path / "full", schedule)
+    full, _, _ = _run_schedule_trainer(tmp_path / "full", schedule)
     _run_schedule_trainer(tmp_path / "part", schedule, save_strategy="steps", save_steps=12)
     ckpt = os.fspath(tmp_path / "part" / "checkpoint-12")
     trainer, record, caught = _run_schedule_trainer(tmp_path / "part", schedule, resume=ckpt)

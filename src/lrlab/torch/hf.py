@@ -52,7 +52,7 @@ class ScheduleMixin:
         self.lrlab_schedule = schedule
         self.lrlab_options = options
         self.lrlab_budget = budget
-        self.lrlab_steps_per_epoch: int | None = None
+        self.lrlab_steps_per_epoch: float | None = None
 
     def set_initial_training_values(self, args: Any, dataloader: Any, *rest: Any, **kw: Any) -> Any:
         """transformers' own computation, with its update steps per epoch kept for '1ep'."""

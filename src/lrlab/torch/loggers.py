@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import IO, Any
 
 
-def _columns(lrs: Sequence[float], values: Mapping[str, Sequence[float]] | None) -> dict[str, Sequence[float]]:
+def _columns(lrs: Sequence[float],
+             values: Mapping[str, Sequence[float]] | None) -> dict[str, Sequence[float]]:
     """Every scheduled key's per-group values, the LR first."""
     columns: dict[str, Sequence[float]] = {"lr": lrs}
     for key, v in (values or {}).items():
@@ -24,7 +25,7 @@ class CSVLogger:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self._file = None
+        self._file: IO[str] | None = None
         self._writer: Any = None
 
     def __call__(self, step: int, lrs: Sequence[float],
@@ -32,8 +33,8 @@ class CSVLogger:
         columns = _columns(lrs, values)
         if self._file is None:
             exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
-            self._file = open(self.path, "a", newline="")  # kept open across calls
-            self._writer = csv.writer(self._file)
+            self._file = file = open(self.path, "a", newline="")  # kept open across calls
+            self._writer = csv.writer(file)
             if not exists:
                 self._writer.writerow(["step", *(f"{key}_{i}" for key, v in columns.items()
                                                  for i in range(len(v)))])

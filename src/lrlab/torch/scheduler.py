@@ -8,7 +8,7 @@ import math
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import torch
 from torch.optim import Optimizer
@@ -73,7 +73,7 @@ def _per_group(value: Sequence[Any] | Mapping[str, Any] | None, groups: Sequence
         if unknown:
             raise ValueError(f"{what} names groups {unknown} that the optimizer does not have "
                              f"(its groups are named {sorted(str(n) for n in names)})")
-        return [value.get(g.get("name")) for g in groups]
+        return [value.get(g.get("name")) for g in groups]  # type: ignore[arg-type]
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise ValueError(f"{what} must be a list (one entry per param group) or a mapping by "
                          f"group name; got {type(value).__name__}")
@@ -243,7 +243,7 @@ class _Plan:
         lr = keys.get("lr")
         # the hot path: the LR alone, one schedule unscaled for every group, and every
         # group's LR a float (or every one a tensor)
-        self.fast = None
+        self.fast: Callable[[int], float] | None = None
         self.fast_tensor = False
         if lr is not None and len(keys) == 1 and lr.shared is not None and (
             all(lr.tensor) or not lr.any_tensor
@@ -252,9 +252,10 @@ class _Plan:
             self.fast_tensor = lr.any_tensor
         # several keys, each one schedule unscaled for every group, no tensors: one call per
         # key and plain assignments (the cost of a hand-written loop per key)
-        self.shared = None
+        self.shared: list[tuple[str, Callable[[int], float], float, float, int | None]] | None = None
         if self.fast is None and all(k.shared is not None and not k.any_tensor for k in self.items):
-            self.shared = [(k.key, k.shared, k.low, k.high, k.beta) for k in self.items]
+            self.shared = [(k.key, cast(Callable[[int], float], k.shared), k.low, k.high, k.beta)
+                           for k in self.items]
         self.lr_index = list(keys).index("lr") if "lr" in keys else None
 
     def values(self, t: int, groups: Sequence[Mapping[str, Any]]) -> list[list[float]]:
@@ -357,7 +358,8 @@ class Scheduler(LRScheduler):
         for key, s in resolved.items():
             group_schedules = [own[i] if key == "lr" and own[i] is not None else s
                                for i in range(len(param_groups))]
-            group_scales = [self._scale(key, i, g, factors[i], own_schedule=key == "lr" and own[i] is not None)
+            group_scales = [self._scale(key, i, g, factors[i],
+                                        own_schedule=key == "lr" and own[i] is not None)
                             for i, g in enumerate(param_groups)]
             keys[key] = _KeyPlan(key, group_schedules, group_scales, param_groups)
         plan = _Plan(keys, len(param_groups))
@@ -367,7 +369,7 @@ class Scheduler(LRScheduler):
             self._warn_length(resolved, own, budget)
         self.schedule = resolved.get("lr")
         self.schedules = resolved
-        self.loggers = list(loggers)
+        self.loggers: list[Callable[..., Any]] = list(loggers)
         self._log_values = [_wants_values(log) for log in self.loggers]
         self.history: list[dict[str, Any]] = []
         self._plan = plan
@@ -377,7 +379,8 @@ class Scheduler(LRScheduler):
             if key != "lr":
                 for g in param_groups:
                     value = _raw(g, key)
-                    g.setdefault(f"initial_{key}", value.clone() if isinstance(value, torch.Tensor) else value)
+                    value = value.clone() if isinstance(value, torch.Tensor) else value
+                    g.setdefault(f"initial_{key}", value)
         super().__init__(optimizer)  # sets initial_lr and calls step(): update 0 gets s(0)
 
     # --- set-up ---------------------------------------------------------------------
@@ -618,7 +621,7 @@ class Scheduler(LRScheduler):
         self._last_row = None
 
     def _log(self, used: int) -> None:
-        lrs = list(self._last_lr)
+        lrs = list(cast(list[float], self._last_lr))
         values = None
         for log, with_values in zip(self.loggers, self._log_values):
             if with_values:
@@ -631,21 +634,21 @@ class Scheduler(LRScheduler):
     def _values_used(self) -> dict[str, list[float]]:
         keys = list(self._plan.keys)
         if keys == ["lr"]:
-            return {"lr": list(self._last_lr)}
+            return {"lr": list(cast(list[float], self._last_lr))}
         if self._last_values is not None:
             return {key: list(v) for key, v in zip(keys, self._last_values)}
         n = len(self._last_lr)
         return {key: [v] * n for key, v in zip(keys, self._last_row or [])}
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float]:  # type: ignore[override]
         """The learning rates of the current update, one per param group."""
         if "lr" not in self._plan.keys:
             return [float(g["lr"]) for g in self.optimizer.param_groups]
         return self._plan.keys["lr"].values(max(self.last_epoch, 0), self.optimizer.param_groups)
 
-    def get_last_lr(self) -> list[float]:
+    def get_last_lr(self) -> list[float]:  # type: ignore[override]
         """The learning rates set by the last ``step()`` (floats, one per group)."""
-        return list(self._last_lr)
+        return list(cast(list[float], self._last_lr))
 
     def get_last_values(self) -> dict[str, list[float]]:
         """Every scheduled key's values set by the last ``step()``, one per group."""
@@ -738,7 +741,9 @@ class Scheduler(LRScheduler):
 
 
 def _short(value: object) -> str:
-    text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else f"an int of {len(str(value))} digits"
+    if isinstance(value, int) and abs(value) >= 10**30:
+        return f"an int of {len(str(abs(value)))} digits"
+    text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -757,7 +762,8 @@ def _saved_schedules(state: Mapping[str, Any], version: int) -> dict[str, list[S
     out: dict[str, list[Schedule]] = {}
     for key, texts in raw.items():
         if isinstance(texts, (str, bytes)) or not isinstance(texts, (list, tuple)):
-            raise ValueError(f"state_dict schedules[{key!r}] must be a list of schedule texts; got {_short(texts)}")
+            raise ValueError(f"state_dict schedules[{key!r}] must be a list of schedule texts; "
+                             f"got {_short(texts)}")
         factors = scales.get(key, [1.0] * len(texts))
         if not isinstance(factors, (list, tuple)) or len(factors) != len(texts) or not all(
             _is_number(f) and math.isfinite(f) and f >= 0 for f in factors
@@ -767,7 +773,8 @@ def _saved_schedules(state: Mapping[str, Any], version: int) -> dict[str, list[S
         parsed = []
         for i, text in enumerate(texts):
             if not isinstance(text, str):
-                raise ValueError(f"state_dict schedules[{key!r}][{i}] must be a schedule text; got {_short(text)}")
+                raise ValueError(f"state_dict schedules[{key!r}][{i}] must be a schedule text; "
+                                 f"got {_short(text)}")
             try:
                 s = parse(text)
             except ValueError as error:

@@ -184,7 +184,7 @@ def clip_grad_norm(parameters: Iterable[torch.Tensor], max_norm: float,
     total = float(norm)
     if not math.isfinite(total):
         for p in params:
-            p.grad.zero_()
+            p.grad.zero_()  # type: ignore[union-attr]  # kept: grad is not None
         return ClipResult(total, float(max_norm), False, False)
     return ClipResult(total, float(max_norm), total > max_norm, True)
 
