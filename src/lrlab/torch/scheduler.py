@@ -250,13 +250,12 @@ class _Plan:
         ):
             self.fast = lr.shared
             self.fast_tensor = lr.any_tensor
+        self.lr_index = list(keys).index("lr") if "lr" in keys else None
         # several keys, each one schedule unscaled for every group, no tensors: one call per
         # key and plain assignments (the cost of a hand-written loop per key)
-        self.shared: list[tuple[str, Callable[[int], float], float, float, int | None]] | None = None
+        self.shared: Callable[[Any, list[dict[str, Any]], int], None] | None = None
         if self.fast is None and all(k.shared is not None and not k.any_tensor for k in self.items):
-            self.shared = [(k.key, cast(Callable[[int], float], k.shared), k.low, k.high, k.beta)
-                           for k in self.items]
-        self.lr_index = list(keys).index("lr") if "lr" in keys else None
+            self.shared = _shared_step(self)
 
     def values(self, t: int, groups: Sequence[Mapping[str, Any]]) -> list[list[float]]:
         return [k.values(t, groups) for k in self.items]
@@ -264,6 +263,39 @@ class _Plan:
     def write(self, groups: Sequence[dict[str, Any]], values: list[list[float]]) -> None:
         for k, v in zip(self.items, values):
             k.write(groups, v)
+
+
+def _shared_step(plan: _Plan) -> Callable[[Any, list[dict[str, Any]], int], None]:
+    """``step()``'s body for a plan whose keys each have one unscaled schedule and float
+    values: written out for these keys (as ``dataclasses`` writes ``__init__``), so each
+    extra key costs its ``s(t)`` and one assignment per group, like a hand-written loop.
+    The source names no key: keys, schedules and bounds are looked up in ``space``."""
+    space: dict[str, Any] = {"_bad": lambda i, t, v, groups: plan.items[i].bad(t, 0, v, groups)}
+    lines = ["def shared_step(sched, groups, t):"]
+    sets, betas = [], {}
+    for i, k in enumerate(plan.items):
+        space.update({f"c{i}": k.shared, f"low{i}": k.low, f"high{i}": k.high, f"k{i}": k.key})
+        lines += [f"    v{i} = c{i}(t)",
+                  f"    if not low{i} <= v{i} <= high{i}:",
+                  f"        raise _bad({i}, t, v{i}, groups)"]
+        if k.beta is None:
+            sets.append(f"        g[k{i}] = v{i}")
+        else:
+            betas[k.beta] = f"v{i}"
+    if betas:
+        first = betas.get(0, 'g["betas"][0]')
+        second = betas.get(1, 'g["betas"][1]')
+        sets.append(f'        g["betas"] = ({first}, {second})')
+    lr = plan.lr_index
+    lines += ["    if sched.loggers and t > 0:",
+              "        sched._log(t - 1)",
+              "    sched._step_count += 1",
+              "    sched.last_epoch = t",
+              "    for g in groups:", *sets,
+              f"    sched._last_values = ({''.join(f'v{i}, ' for i in range(len(plan.items)))})",
+              "    sched._last = " + ("[float(g['lr']) for g in groups]" if lr is None else f"v{lr}")]
+    exec("\n".join(lines), space)  # our own source: no user text in it
+    return cast(Callable[[Any, list[dict[str, Any]], int], None], space["shared_step"])
 
 
 class Scheduler(LRScheduler):
@@ -373,8 +405,8 @@ class Scheduler(LRScheduler):
         self._log_values = [_wants_values(log) for log in self.loggers]
         self.history: list[dict[str, Any]] = []
         self._plan = plan
-        self._last_values: list[list[float]] | None = None
-        self._last_row: list[float] | None = None
+        self._last: float | list[float] = []
+        self._last_values: list[list[float]] | tuple[float, ...] | None = None
         for key in resolved:
             if key != "lr":
                 for g in param_groups:
@@ -551,59 +583,40 @@ class Scheduler(LRScheduler):
         if epoch is not None:
             raise TypeError("lrlab Scheduler.step() takes no epoch; to jump to a step, "
                             "load a state_dict with that step")
-        t = self.last_epoch + 1
-        groups = self.optimizer.param_groups
         plan = self._plan
-        if len(groups) == plan.n_groups:
-            fast = plan.fast
-            if fast is not None:
-                if (type(groups[0]["lr"]) is float) is not plan.fast_tensor:  # kinds as planned
-                    lr = fast(t)
-                    if not 0.0 <= lr <= _MAX:
-                        raise plan.items[0].bad(t, 0, lr, groups)
-                    if self.loggers and t > 0:
-                        self._log(t - 1)
-                    self._step_count += 1
-                    self.last_epoch = t
-                    if plan.fast_tensor:
-                        for g in groups:
-                            g["lr"].fill_(lr)
-                    else:
-                        for g in groups:
-                            g["lr"] = lr
-                    self._last_lr = [lr] * len(groups)
-                    return
-                plan = self._grown(groups)  # LRs turned into tensors (or back) since
-            elif plan.shared is not None and (plan.lr_index is None or type(groups[0]["lr"]) is float):
-                row = []
-                for key, call, low, high, _ in plan.shared:
-                    v = call(t)
-                    if not low <= v <= high:
-                        raise plan.keys[key].bad(t, 0, v, groups)
-                    row.append(v)
-                if self.loggers and t > 0:
-                    self._log(t - 1)
-                self._step_count += 1
-                self.last_epoch = t
-                for (key, _, _, _, beta), v in zip(plan.shared, row):
-                    if beta is None:
-                        for g in groups:
-                            g[key] = v
-                    elif beta == 0:
-                        for g in groups:
-                            g["betas"] = (v, g["betas"][1])
-                    else:
-                        for g in groups:
-                            g["betas"] = (g["betas"][0], v)
-                self._last_values = None
-                self._last_row = row
-                i = plan.lr_index
-                self._last_lr = [float(g["lr"]) for g in groups] if i is None else [row[i]] * len(groups)
-                return
-            elif plan.shared is not None:
-                plan = self._grown(groups)  # LRs turned into tensors since
-        else:
-            plan = self._grown(groups)  # groups added since the last step
+        groups = self.optimizer.param_groups
+        fast = plan.fast
+        if fast is not None and len(groups) == plan.n_groups and (
+            (type(groups[0]["lr"]) is float) is not plan.fast_tensor  # kinds as planned
+        ):
+            t = self.last_epoch + 1
+            lr = fast(t)
+            if not 0.0 <= lr <= _MAX:
+                raise plan.items[0].bad(t, 0, lr, groups)
+            if self.loggers and t > 0:
+                self._log(t - 1)
+            self._step_count += 1
+            self.last_epoch = t
+            if plan.fast_tensor:
+                for g in groups:
+                    g["lr"].fill_(lr)
+            else:
+                for g in groups:
+                    g["lr"] = lr
+            self._last = lr  # _last_lr: [lr] * groups, built when asked for
+            return
+        shared = plan.shared
+        if shared is not None and len(groups) == plan.n_groups and (
+            plan.lr_index is None or type(groups[0]["lr"]) is float
+        ):
+            shared(self, groups, self.last_epoch + 1)
+            return
+        t = self.last_epoch + 1
+        lr_plan = plan.keys.get("lr")
+        if len(groups) != plan.n_groups or fast is not None or shared is not None or (
+            lr_plan is not None and (type(groups[0]["lr"]) is float) is lr_plan.tensor[0]
+        ):
+            plan = self._grown(groups)  # groups added, or LRs turned into tensors, since
         values = plan.values(t, groups)  # validates: raises before anything changes
         if self.loggers and t > 0:
             self._log(t - 1)
@@ -614,11 +627,20 @@ class Scheduler(LRScheduler):
         plan.write(groups, values)
         self._remember(groups, values)
 
+    @property  # type: ignore[override]
+    def _last_lr(self) -> list[float]:
+        """The LRs set by the last step (the fast path keeps one float: built here)."""
+        last = self._last
+        return [last] * self._plan.n_groups if isinstance(last, float) else list(last)
+
+    @_last_lr.setter
+    def _last_lr(self, value: list[float]) -> None:
+        self._last = value
+
     def _remember(self, groups: Sequence[Mapping[str, Any]], values: list[list[float]]) -> None:
         i = self._plan.lr_index
         self._last_lr = [float(g["lr"]) for g in groups] if i is None else list(values[i])
         self._last_values = values
-        self._last_row = None
 
     def _log(self, used: int) -> None:
         lrs = list(cast(list[float], self._last_lr))
@@ -635,10 +657,11 @@ class Scheduler(LRScheduler):
         keys = list(self._plan.keys)
         if keys == ["lr"]:
             return {"lr": list(cast(list[float], self._last_lr))}
-        if self._last_values is not None:
-            return {key: list(v) for key, v in zip(keys, self._last_values)}
-        n = len(self._last_lr)
-        return {key: [v] * n for key, v in zip(keys, self._last_row or [])}
+        last = self._last_values
+        if isinstance(last, tuple):  # the shared path keeps one value per key
+            n = self._plan.n_groups
+            return {key: [v] * n for key, v in zip(keys, last)}
+        return {key: list(v) for key, v in zip(keys, last or [])}
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
         """The learning rates of the current update, one per param group."""
