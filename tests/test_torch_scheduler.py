@@ -898,3 +898,31 @@ def test_lrs_turned_into_tensors_after_construction_are_filled_in_place():
     tensors = [g["lr"] for g in opt.param_groups]
     sched.step()
     assert [g["lr"] for g in opt.param_groups] == tensors and [float(x) for x in tensors] == [s(1)] * 2
+
+
+def test_ratio_mode_logs_each_group_and_fills_tensors_made_later():
+    s = lrlab.cosine(1e-4, 0.0, 10)
+    logged = []
+    opt = two_lr_optimizer(momentum=0.9)
+    sched = Scheduler(opt, {"lr": s, "momentum": lrlab.constant(0.9)}, groups="ratio",
+                      loggers=[lambda t, lrs, values: logged.append((t, values))])
+    opt.step()
+    sched.step()
+    use_tensor_lr(opt, dtype=torch.float64)
+    tensors = [g["lr"] for g in opt.param_groups]
+    opt.step()
+    sched.step()
+    assert [g["lr"] for g in opt.param_groups] == tensors
+    assert [float(x) for x in tensors] == [s(2), (1e-3 / 1e-4) * s(2)]
+    assert logged == [(t, {"lr": [s(t), (1e-3 / 1e-4) * s(t)], "momentum": [0.9, 0.9]}) for t in range(2)]
+    assert sched.get_last_lr() == [s(2), (1e-3 / 1e-4) * s(2)]
+
+
+def test_get_lr_and_last_values_agree_with_the_groups():
+    s, m = lrlab.linear(0.1, 0.0, 10), lrlab.linear(0.9, 0.5, 10)
+    opt = make_optimizer(groups=3, momentum=0.9)
+    sched = Scheduler(opt, {"lr": s, "momentum": m})
+    run(opt, sched, 4)
+    assert sched.get_lr() == sched.get_last_lr() == [g["lr"] for g in opt.param_groups] == [s(4)] * 3
+    assert sched.get_last_values() == {"lr": [s(4)] * 3, "momentum": [m(4)] * 3}
+    assert sched.group_schedules == [s] * 3
