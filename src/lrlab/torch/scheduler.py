@@ -286,14 +286,14 @@ def _shared_step(plan: _Plan) -> Callable[[Any, list[dict[str, Any]], int], None
         first = betas.get(0, 'g["betas"][0]')
         second = betas.get(1, 'g["betas"][1]')
         sets.append(f'        g["betas"] = ({first}, {second})')
-    lr = plan.lr_index
+    names = [name for name in space if name != "_bad"]  # bound as defaults: fast locals
+    lines[0] = f"def shared_step(sched, groups, t, {', '.join(f'{n}={n}' for n in names)}, _bad=_bad):"
     lines += ["    if sched.loggers and t > 0:",
               "        sched._log(t - 1)",
               "    sched._step_count += 1",
               "    sched.last_epoch = t",
               "    for g in groups:", *sets,
-              f"    sched._last_values = ({''.join(f'v{i}, ' for i in range(len(plan.items)))})",
-              "    sched._last = " + ("[float(g['lr']) for g in groups]" if lr is None else f"v{lr}")]
+              f"    sched._last = ({''.join(f'v{i}, ' for i in range(len(plan.items)))})"]
     exec("\n".join(lines), space)  # our own source: no user text in it
     return cast(Callable[[Any, list[dict[str, Any]], int], None], space["shared_step"])
 
@@ -405,8 +405,11 @@ class Scheduler(LRScheduler):
         self._log_values = [_wants_values(log) for log in self.loggers]
         self.history: list[dict[str, Any]] = []
         self._plan = plan
-        self._last: float | list[float] = []
-        self._last_values: list[list[float]] | tuple[float, ...] | None = None
+        # what the last step set: a float (the LR of every group, fast path), a tuple (one
+        # value per key for every group, shared path) or a list (the LR of each group, with
+        # every key's values in _last_values)
+        self._last: float | tuple[float, ...] | list[float] = []
+        self._last_values: list[list[float]] | None = None
         for key in resolved:
             if key != "lr":
                 for g in param_groups:
@@ -631,7 +634,14 @@ class Scheduler(LRScheduler):
     def _last_lr(self) -> list[float]:
         """The LRs set by the last step (the fast path keeps one float: built here)."""
         last = self._last
-        return [last] * self._plan.n_groups if isinstance(last, float) else list(last)
+        if isinstance(last, float):
+            return [last] * self._plan.n_groups
+        if isinstance(last, tuple):
+            i = self._plan.lr_index
+            if i is None:
+                return [float(g["lr"]) for g in self.optimizer.param_groups]
+            return [last[i]] * self._plan.n_groups
+        return list(last)
 
     @_last_lr.setter
     def _last_lr(self, value: list[float]) -> None:
@@ -657,11 +667,11 @@ class Scheduler(LRScheduler):
         keys = list(self._plan.keys)
         if keys == ["lr"]:
             return {"lr": list(cast(list[float], self._last_lr))}
-        last = self._last_values
+        last = self._last
         if isinstance(last, tuple):  # the shared path keeps one value per key
             n = self._plan.n_groups
             return {key: [v] * n for key, v in zip(keys, last)}
-        return {key: list(v) for key, v in zip(keys, last or [])}
+        return {key: list(v) for key, v in zip(keys, self._last_values or [])}
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
         """The learning rates of the current update, one per param group."""
