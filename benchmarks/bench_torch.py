@@ -252,7 +252,8 @@ def report_step(cases: dict[tuple[str, int, bool], StepCase], lambda_name: str) 
                            f"LambdaLR <= {LAMBDA_TARGET}x: {mark(to_lambda <= LAMBDA_TARGET)}")
             print(f"| {groups} | {'tensor (`fill_`)' if tensor_lr else 'float'} | {fmt_us(ours.per_step)} | "
                   f"{fmt_us(floor.per_step)} | {fmt_us(lam.per_step)} | {fmt_us(seq.per_step)} | "
-                  f"{to_floor:.2f}x | {to_lambda:.2f}x | {verdict} |")
+                  f"{to_floor:.2f}x | {to_lambda:.2f}x (min/min "
+                  f"{min(ours.per_step) / min(lam.per_step):.2f}x) | {verdict} |")
 
     print("\nAn extra scheduled key: `Scheduler(opt, {\"lr\": s, \"momentum\": m})` against the LR "
           "alone; its extra cost per step over the momentum floor loop (one `m(t)` and one "
