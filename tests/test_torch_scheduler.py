@@ -926,3 +926,9 @@ def test_get_lr_and_last_values_agree_with_the_groups():
     assert sched.get_lr() == sched.get_last_lr() == [g["lr"] for g in opt.param_groups] == [s(4)] * 3
     assert sched.get_last_values() == {"lr": [s(4)] * 3, "momentum": [m(4)] * 3}
     assert sched.group_schedules == [s] * 3
+
+
+def test_loggers_must_be_callable():
+    opt = make_optimizer()
+    with pytest.raises(ValueError, match=r"loggers\[1\] must be callable"):
+        Scheduler(opt, lrlab.constant(0.1), loggers=[print, "lr.csv"])

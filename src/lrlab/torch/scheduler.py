@@ -369,6 +369,11 @@ class Scheduler(LRScheduler):
                              "scales=..., not both")
         if budget is not None and not isinstance(budget, Budget):
             raise ValueError(f"budget must be an lrlab.Budget; got {type(budget).__name__}")
+        loggers = list(loggers)
+        for i, log in enumerate(loggers):
+            if not callable(log):
+                raise ValueError(f"loggers[{i}] must be callable as log(step, lrs) or "
+                                 f"log(step, lrs, values); got {type(log).__name__}")
         mapping = self._mapping(schedule)
         for key in mapping:
             for i, group in enumerate(param_groups):
@@ -401,7 +406,7 @@ class Scheduler(LRScheduler):
             self._warn_length(resolved, own, budget)
         self.schedule = resolved.get("lr")
         self.schedules = resolved
-        self.loggers: list[Callable[..., Any]] = list(loggers)
+        self.loggers: list[Callable[..., Any]] = loggers
         self._log_values = [_wants_values(log) for log in self.loggers]
         self.history: list[dict[str, Any]] = []
         self._plan = plan
@@ -519,7 +524,10 @@ class Scheduler(LRScheduler):
             if k.high >= _MAX:
                 continue
             for s, i in {id(s): (s, i) for i, s in enumerate(k.schedules)}.values():
-                peak = summary(s).peak * max(k.scales)
+                try:
+                    peak = summary(s).peak * max(k.scales)
+                except ValueError:  # no peak to report (the per-step check still guards)
+                    continue
                 if not peak <= k.high:
                     raise ValueError(f"the {k.key!r} schedule reaches {peak!r} for "
                                      f"{_group_label(i, param_groups[i])}; {k.key} must be {k.expected}")
