@@ -369,8 +369,8 @@ class Scheduler(LRScheduler):
                              "scales=..., not both")
         if budget is not None and not isinstance(budget, Budget):
             raise ValueError(f"budget must be an lrlab.Budget; got {type(budget).__name__}")
-        loggers = list(loggers)
-        for i, log in enumerate(loggers):
+        callbacks: list[Callable[..., Any]] = list(loggers)
+        for i, log in enumerate(callbacks):
             if not callable(log):
                 raise ValueError(f"loggers[{i}] must be callable as log(step, lrs) or "
                                  f"log(step, lrs, values); got {type(log).__name__}")
@@ -406,7 +406,7 @@ class Scheduler(LRScheduler):
             self._warn_length(resolved, own, budget)
         self.schedule = resolved.get("lr")
         self.schedules = resolved
-        self.loggers: list[Callable[..., Any]] = loggers
+        self.loggers = callbacks
         self._log_values = [_wants_values(log) for log in self.loggers]
         self.history: list[dict[str, Any]] = []
         self._plan = plan
@@ -663,6 +663,8 @@ class Scheduler(LRScheduler):
     def _log(self, used: int) -> None:
         lrs = list(cast(list[float], self._last_lr))
         values = None
+        if len(self._log_values) != len(self.loggers):  # loggers appended since
+            self._log_values = [_wants_values(log) for log in self.loggers]
         for log, with_values in zip(self.loggers, self._log_values):
             if with_values:
                 if values is None:
