@@ -932,3 +932,18 @@ def test_loggers_must_be_callable():
     opt = make_optimizer()
     with pytest.raises(ValueError, match=r"loggers\[1\] must be callable"):
         Scheduler(opt, lrlab.constant(0.1), loggers=[print, "lr.csv"])
+
+
+def test_a_scheduler_pickles_and_copies_with_every_key():
+    import copy
+    import pickle
+
+    s, m = lrlab.linear(0.1, 0.0, 10), lrlab.linear(0.9, 0.5, 10)
+    opt = make_optimizer(groups=2, momentum=0.9)
+    sched = Scheduler(opt, {"lr": s, "momentum": m})
+    run(opt, sched, 3)
+    for clone in (pickle.loads(pickle.dumps(sched)), copy.deepcopy(sched)):
+        clone.optimizer.step()
+        clone.step()
+        assert [(g["lr"], g["momentum"]) for g in clone.optimizer.param_groups] == [(s(4), m(4))] * 2
+    assert [(g["lr"], g["momentum"]) for g in opt.param_groups] == [(s(3), m(3))] * 2

@@ -253,30 +253,40 @@ class _Plan:
         self.lr_index = list(keys).index("lr") if "lr" in keys else None
         # several keys, each one schedule unscaled for every group, no tensors: one call per
         # key and plain assignments (the cost of a hand-written loop per key)
-        self.shared: Callable[[Any, list[dict[str, Any]], int], None] | None = None
+        self.shared: Callable[[Any, list[dict[str, Any]]], bool] | None = None
         if self.fast is None and all(k.shared is not None and not k.any_tensor for k in self.items):
             self.shared = _shared_step(self)
 
     def values(self, t: int, groups: Sequence[Mapping[str, Any]]) -> list[list[float]]:
         return [k.values(t, groups) for k in self.items]
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"keys": self.keys, "n_groups": self.n_groups}  # the generated step is rebuilt
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["keys"], state["n_groups"])  # type: ignore[misc]
+
     def write(self, groups: Sequence[dict[str, Any]], values: list[list[float]]) -> None:
         for k, v in zip(self.items, values):
             k.write(groups, v)
 
 
-def _shared_step(plan: _Plan) -> Callable[[Any, list[dict[str, Any]], int], None]:
+def _shared_step(plan: _Plan) -> Callable[[Any, list[dict[str, Any]]], bool]:
     """``step()``'s body for a plan whose keys each have one unscaled schedule and float
     values: written out for these keys (as ``dataclasses`` writes ``__init__``), so each
     extra key costs its ``s(t)`` and one assignment per group, like a hand-written loop.
-    The source names no key: keys, schedules and bounds are looked up in ``space``."""
+    The source holds no user text: keys and schedules are bound from ``space``."""
     space: dict[str, Any] = {"_bad": lambda i, t, v, groups: plan.items[i].bad(t, 0, v, groups)}
-    lines = ["def shared_step(sched, groups, t):"]
+    lines = ["def shared_step(sched, groups):",
+             f"    if len(groups) != {plan.n_groups:d}"
+             + (' or type(groups[0]["lr"]) is not float' if plan.lr_index is not None else "") + ":",
+             "        return False",
+             "    t = sched.last_epoch + 1"]
     sets, betas = [], {}
     for i, k in enumerate(plan.items):
-        space.update({f"c{i}": k.shared, f"low{i}": k.low, f"high{i}": k.high, f"k{i}": k.key})
+        space.update({f"c{i}": k.shared, f"k{i}": k.key})
         lines += [f"    v{i} = c{i}(t)",
-                  f"    if not low{i} <= v{i} <= high{i}:",
+                  f"    if not {k.low!r} <= v{i} <= {k.high!r}:",  # floats: repr() is exact
                   f"        raise _bad({i}, t, v{i}, groups)"]
         if k.beta is None:
             sets.append(f"        g[k{i}] = v{i}")
@@ -287,15 +297,16 @@ def _shared_step(plan: _Plan) -> Callable[[Any, list[dict[str, Any]], int], None
         second = betas.get(1, 'g["betas"][1]')
         sets.append(f'        g["betas"] = ({first}, {second})')
     names = [name for name in space if name != "_bad"]  # bound as defaults: fast locals
-    lines[0] = f"def shared_step(sched, groups, t, {', '.join(f'{n}={n}' for n in names)}, _bad=_bad):"
+    lines[0] = f"def shared_step(sched, groups, {', '.join(f'{n}={n}' for n in names)}, _bad=_bad):"
     lines += ["    if sched.loggers and t > 0:",
               "        sched._log(t - 1)",
               "    sched._step_count += 1",
               "    sched.last_epoch = t",
               "    for g in groups:", *sets,
-              f"    sched._last = ({''.join(f'v{i}, ' for i in range(len(plan.items)))})"]
+              f"    sched._last = ({''.join(f'v{i}, ' for i in range(len(plan.items)))})",
+              "    return True"]
     exec("\n".join(lines), space)  # our own source: no user text in it
-    return cast(Callable[[Any, list[dict[str, Any]], int], None], space["shared_step"])
+    return cast(Callable[[Any, list[dict[str, Any]]], bool], space["shared_step"])
 
 
 class Scheduler(LRScheduler):
@@ -617,10 +628,7 @@ class Scheduler(LRScheduler):
             self._last = lr  # _last_lr: [lr] * groups, built when asked for
             return
         shared = plan.shared
-        if shared is not None and len(groups) == plan.n_groups and (
-            plan.lr_index is None or type(groups[0]["lr"]) is float
-        ):
-            shared(self, groups, self.last_epoch + 1)
+        if shared is not None and shared(self, groups):  # False: groups changed since
             return
         t = self.last_epoch + 1
         lr_plan = plan.keys.get("lr")
