@@ -464,8 +464,9 @@ def full_state(opt, sched):
 
     groups = [{k: plain(v) for k, v in g.items() if k != "params"} for g in opt.param_groups]
     attrs = {k: copy.deepcopy(v) for k, v in vars(sched).items()
-             if k not in ("optimizer", "_plan", "loggers", "schedules", "schedule")}
+             if k not in ("optimizer", "_plan", "loggers", "schedules", "schedule", "step")}
     plan = {key: (list(k.schedules), list(k.scales)) for key, k in sched._plan.keys.items()}
+    plan["step"] = sched.step.__func__  # the step bound for the plan (written out or the class's)
     return groups, attrs, plan, sched.state_dict(), opt.state_dict()["state"].keys()
 
 
@@ -947,3 +948,21 @@ def test_a_scheduler_pickles_and_copies_with_every_key():
         clone.step()
         assert [(g["lr"], g["momentum"]) for g in clone.optimizer.param_groups] == [(s(4), m(4))] * 2
     assert [(g["lr"], g["momentum"]) for g in opt.param_groups] == [(s(3), m(3))] * 2
+
+
+def test_every_path_of_step_refuses_an_epoch_and_adopts_new_groups():
+    s, m = lrlab.linear(0.1, 0.0, 10), lrlab.linear(0.9, 0.5, 10)
+    for plan in (s, {"lr": s, "momentum": m}, {"lr": s, "momentum": m, "weight_decay": lrlab.constant(0.0)}):
+        opt = make_optimizer(groups=2, momentum=0.9)
+        sched = Scheduler(opt, plan, scales=[1.0, 0.5] if plan is not s else None)
+        with pytest.raises(TypeError, match="takes no epoch"):
+            sched.step(3)
+        opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(2))], "momentum": 0.9,
+                             "lr_scale": 0.25})
+        opt.step()
+        sched.step()
+        assert [g["lr"] for g in opt.param_groups][2] == 0.25 * s(1)
+        if plan is not s:
+            assert [g["momentum"] for g in opt.param_groups] == [m(1)] * 3
+        sched.step()
+        assert sched.get_last_lr()[2] == 0.25 * s(2) and sched.last_epoch == 2

@@ -8,6 +8,7 @@ import math
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MethodType
 from typing import Any, Protocol, cast
 
 import torch
@@ -253,7 +254,7 @@ class _Plan:
         self.lr_index = list(keys).index("lr") if "lr" in keys else None
         # several keys, each one schedule unscaled for every group, no tensors: one call per
         # key and plain assignments (the cost of a hand-written loop per key)
-        self.shared: Callable[[Any, list[dict[str, Any]]], bool] | None = None
+        self.shared: Callable[..., None] | None = None
         if self.fast is None and all(k.shared is not None and not k.any_tensor for k in self.items):
             self.shared = _shared_step(self)
 
@@ -271,23 +272,20 @@ class _Plan:
             k.write(groups, v)
 
 
-def _shared_step(plan: _Plan) -> Callable[[Any, list[dict[str, Any]]], bool]:
-    """``step()``'s body for a plan whose keys each have one unscaled schedule and float
-    values: written out for these keys (as ``dataclasses`` writes ``__init__``), so each
-    extra key costs its ``s(t)`` and one assignment per group, like a hand-written loop.
+def _shared_step(plan: _Plan) -> Callable[..., None]:
+    """``Scheduler.step`` for a plan whose keys each have one unscaled schedule and float
+    values, written out for these keys (as ``dataclasses`` writes ``__init__``): each extra
+    key costs its ``s(t)`` and one assignment per group, like a hand-written loop. The
+    scheduler binds it as its ``step``; when the groups changed since (added, or LRs turned
+    into tensors), or on a call with an epoch, it hands over to ``Scheduler._step_general``.
     The source holds no user text: keys and schedules are bound from ``space``."""
-    space: dict[str, Any] = {"_bad": lambda i, t, v, groups: plan.items[i].bad(t, 0, v, groups)}
-    lines = ["def shared_step(sched, groups):",
-             f"    if len(groups) != {plan.n_groups:d}"
-             + (' or type(groups[0]["lr"]) is not float' if plan.lr_index is not None else "") + ":",
-             "        return False",
-             "    t = sched.last_epoch + 1"]
-    sets, betas = [], {}
+    space: dict[str, Any] = {}
+    body, sets, betas = [], [], {}
     for i, k in enumerate(plan.items):
         space.update({f"c{i}": k.shared, f"k{i}": k.key})
-        lines += [f"    v{i} = c{i}(t)",
-                  f"    if not {k.low!r} <= v{i} <= {k.high!r}:",  # floats: repr() is exact
-                  f"        raise _bad({i}, t, v{i}, groups)"]
+        body += [f"    v{i} = c{i}(t)",
+                 f"    if not {k.low!r} <= v{i} <= {k.high!r}:",  # floats: repr() is exact
+                 f"        raise _bad({i}, t, v{i}, groups)"]
         if k.beta is None:
             sets.append(f"        g[k{i}] = v{i}")
         else:
@@ -296,17 +294,26 @@ def _shared_step(plan: _Plan) -> Callable[[Any, list[dict[str, Any]]], bool]:
         first = betas.get(0, 'g["betas"][0]')
         second = betas.get(1, 'g["betas"][1]')
         sets.append(f'        g["betas"] = ({first}, {second})')
-    names = [name for name in space if name != "_bad"]  # bound as defaults: fast locals
-    lines[0] = f"def shared_step(sched, groups, {', '.join(f'{n}={n}' for n in names)}, _bad=_bad):"
-    lines += ["    if sched.loggers and t > 0:",
-              "        sched._log(t - 1)",
-              "    sched._step_count += 1",
-              "    sched.last_epoch = t",
-              "    for g in groups:", *sets,
-              f"    sched._last = ({''.join(f'v{i}, ' for i in range(len(plan.items)))})",
-              "    return True"]
+    defaults = ", ".join(f"{name}={name}" for name in space)  # bound as defaults: fast locals
+    space.update(_bad=lambda i, t, v, groups: plan.items[i].bad(t, 0, v, groups),
+                 _general=Scheduler._step_general)
+    lines = [f"def step(sched, epoch=None, {defaults}, _bad=_bad, _general=_general):",
+             "    groups = sched.optimizer.param_groups",
+             f"    if epoch is not None or len(groups) != {plan.n_groups:d}"
+             + (' or type(groups[0]["lr"]) is not float' if plan.lr_index is not None else "") + ":",
+             "        return _general(sched, epoch)",
+             "    t = sched.last_epoch + 1",
+             *body,
+             "    if sched.loggers and t > 0:",
+             "        sched._log(t - 1)",
+             "    sched._step_count += 1",
+             "    sched.last_epoch = t",
+             "    for g in groups:", *sets,
+             f"    sched._last = ({''.join(f'v{i}, ' for i in range(len(plan.items)))})"]
     exec("\n".join(lines), space)  # our own source: no user text in it
-    return cast(Callable[[Any, list[dict[str, Any]]], bool], space["shared_step"])
+    step = space["step"]
+    step.__doc__ = Scheduler.step.__doc__
+    return cast(Callable[..., None], _outside_torch_compile(step))
 
 
 class Scheduler(LRScheduler):
@@ -420,7 +427,7 @@ class Scheduler(LRScheduler):
         self.loggers = callbacks
         self._log_values = [_wants_values(log) for log in self.loggers]
         self.history: list[dict[str, Any]] = []
-        self._plan = plan
+        self._use(plan)
         # what the last step set: a float (the LR of every group, fast path), a tuple (one
         # value per key for every group, shared path) or a list (the LR of each group, with
         # every key's values in _last_values)
@@ -589,7 +596,28 @@ class Scheduler(LRScheduler):
                 value = _raw(g, key)
                 g.setdefault("initial_lr" if key == "lr" else f"initial_{key}",
                              value.clone() if isinstance(value, torch.Tensor) else value)
+        self._use(plan)
+
+    def _use(self, plan: _Plan) -> None:
+        """Make ``plan`` the scheduler's; a plan with a written-out step binds it as ``step``."""
         self._plan = plan
+        # (never through self.__dict__: touching it makes every attribute access slower)
+        if plan.shared is not None:
+            self.step = MethodType(plan.shared, self)  # type: ignore[method-assign]
+            self._bound_step = True
+        elif getattr(self, "_bound_step", False):
+            del self.step
+            self._bound_step = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("step", None)  # a bound written-out step: made again from the plan
+        state.pop("_bound_step", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._use(self._plan)
 
     # --- the hot path -----------------------------------------------------------------
     @_outside_torch_compile
@@ -627,12 +655,19 @@ class Scheduler(LRScheduler):
                     g["lr"] = lr
             self._last = lr  # _last_lr: [lr] * groups, built when asked for
             return
-        shared = plan.shared
-        if shared is not None and shared(self, groups):  # False: groups changed since
-            return
+        self._step_general(None)
+
+    def _step_general(self, epoch: int | None) -> None:
+        """``step()`` for every plan and every change of the groups (the fast paths hand
+        over to it when the groups changed since their plan was made)."""
+        if epoch is not None:
+            raise TypeError("lrlab Scheduler.step() takes no epoch; to jump to a step, "
+                            "load a state_dict with that step")
+        plan = self._plan
+        groups = self.optimizer.param_groups
         t = self.last_epoch + 1
         lr_plan = plan.keys.get("lr")
-        if len(groups) != plan.n_groups or fast is not None or shared is not None or (
+        if len(groups) != plan.n_groups or plan.fast is not None or plan.shared is not None or (
             lr_plan is not None and (type(groups[0]["lr"]) is float) is lr_plan.tensor[0]
         ):
             plan = self._grown(groups)  # groups added, or LRs turned into tensors, since
