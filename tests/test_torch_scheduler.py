@@ -966,3 +966,28 @@ def test_every_path_of_step_refuses_an_epoch_and_adopts_new_groups():
             assert [g["momentum"] for g in opt.param_groups] == [m(1)] * 3
         sched.step()
         assert sched.get_last_lr()[2] == 0.25 * s(2) and sched.last_epoch == 2
+
+
+def test_step_with_several_keys_runs_eagerly_inside_a_compiled_function():
+    from torch._dynamo.utils import counters
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    lr, m = lrlab.onecycle(0.1, 50), lrlab.torch.onecycle_momentum(50)
+    sched = Scheduler(opt, {"lr": lr, "momentum": m})
+    x = torch.randn(8, 4)
+
+    @torch.compile
+    def train_step():
+        model(x).pow(2).mean().backward()
+        sched.step()
+
+    before = counters["stats"]["unique_graphs"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(10):
+            train_step()
+    assert sched.last_epoch == 10
+    assert (opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]) == (lr(10), m(10))
+    assert counters["stats"]["unique_graphs"] - before == 1  # the values are never baked in
