@@ -312,3 +312,23 @@ def test_schedule_trainer_with_momentum_and_group_options(tmp_path):
     resolved = lrlab.onecycle(1e-3, MAX_STEPS)
     assert seen == [[(resolved(t), momentum(t)), ((1e-2 / 1e-3) * resolved(t), momentum(t))]
                     for t in range(MAX_STEPS)]
+
+
+def test_schedule_trainer_takes_tokens_per_step_from_the_budget(tmp_path):
+    from lrlab.torch.hf import ScheduleTrainer
+
+    schedule = lrlab.warmup("1536 tokens", lrlab.cosine(1e-2, 0.0, "100%"))
+    with pytest.raises(ValueError, match="give the budget as budget="):
+        ScheduleTrainer(model=TinyRegressor(), args=_args(tmp_path), train_dataset=TinyData(),
+                        schedule=schedule, scheduler_options={"budget": lrlab.Budget(30)})
+    torch.manual_seed(0)
+    trainer = ScheduleTrainer(model=TinyRegressor(), args=_args(tmp_path), train_dataset=TinyData(),
+                              schedule=schedule, budget=lrlab.Budget(tokens_per_step=512))
+    record = RecordLR(trainer)
+    trainer.add_callback(record)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.train()
+    expected = lrlab.warmup(3, lrlab.cosine(1e-2, 0.0, 30))  # 1536 / 512 = 3 warmup steps
+    assert trainer.lr_scheduler.schedule == expected
+    assert [record.lrs[t][0] for t in range(MAX_STEPS)] == [expected(t) for t in range(MAX_STEPS)]
