@@ -991,3 +991,14 @@ def test_step_with_several_keys_runs_eagerly_inside_a_compiled_function():
     assert sched.last_epoch == 10
     assert (opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]) == (lr(10), m(10))
     assert counters["stats"]["unique_graphs"] - before == 1  # the values are never baked in
+
+
+def test_ratio_mode_refuses_a_reference_at_zero_and_bad_references():
+    opt = two_lr_optimizer(body=0.0, head=1e-3)
+    with pytest.raises(ValueError, match=r"reference group whose initial 'lr' is not 0.*reference="):
+        Scheduler(opt, lrlab.constant(1e-3), groups="ratio")
+    Scheduler(opt, lrlab.constant(1e-3), groups="ratio", reference="head")  # the head drives
+    assert [g["lr"] for g in opt.param_groups] == [0.0, 1e-3]
+    for bad in (True, -1, 1.0, None):
+        with pytest.raises(ValueError, match="reference must be a group index"):
+            Scheduler(two_lr_optimizer(), lrlab.constant(1e-3), groups="ratio", reference=bad)
