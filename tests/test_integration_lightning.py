@@ -16,7 +16,7 @@ L = pytest.importorskip("lightning")
 from torch import nn  # noqa: E402
 
 import lrlab  # noqa: E402
-from lrlab.torch import Scheduler  # noqa: E402
+from lrlab.torch import Scheduler, lightning_budget  # noqa: E402
 
 MAX_STEPS = 30
 SCHEDULE = lrlab.warmup(5, lrlab.cosine(1e-2, 1e-4, 20))
@@ -102,3 +102,61 @@ def test_lightning_gradient_accumulation_steps_once_per_update():
     assert module.lrs == [(t, [SCHEDULE(t)]) for t in range(12) for _ in range(2)]
     assert module.sched.last_epoch == 12
     assert not _order_warnings(caught), _order_warnings(caught)
+
+
+# --- lengths from the Trainer: lrlab.torch.lightning_budget -------------------------------
+
+
+class BudgetModule(Module):
+    """Builds its Scheduler from the run's budget, in configure_optimizers."""
+
+    def configure_optimizers(self):
+        opt = torch.optim.SGD(self.parameters(), lr=1.0, momentum=0.9)
+        self.budget = lightning_budget(self.trainer)
+        self.sched = Scheduler(opt, self.schedule, budget=self.budget)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": self.sched, "interval": "step"}}
+
+
+def test_lightning_budget_from_max_steps():
+    L.seed_everything(0, verbose=False)
+    module = BudgetModule({"lr": lrlab.wsd(1e-2, "100%", warmup="10%", cooldown="20%"),
+                           "momentum": lrlab.linear(0.95, 0.85, "100%")})
+    _, caught = _fit(module)
+    lr, momentum = lrlab.wsd(1e-2, 30, warmup=3, cooldown=6), lrlab.linear(0.95, 0.85, 30)
+    assert module.budget.total_steps == 30 and module.budget.steps_per_epoch == 8  # 64 / 8 per batch
+    assert module.lrs == [(t, [lr(t)]) for t in range(MAX_STEPS)]
+    assert module.sched.get_last_values()["momentum"] == [momentum(MAX_STEPS)]
+    assert not [w for w in caught if "schedule ends at step" in str(w.message)]
+    assert not _order_warnings(caught), _order_warnings(caught)
+
+
+def test_lightning_budget_from_epochs_with_gradient_accumulation():
+    # 8 batches an epoch, 3 per update: ceil(8 / 3) = 3 updates an epoch; 2 epochs: 6 updates
+    L.seed_everything(0, verbose=False)
+    module = BudgetModule(lrlab.warmup("1ep", lrlab.cosine(1e-2, 1e-4, "1ep")))
+    trainer, caught = _fit(module, max_steps=-1, max_epochs=2, accumulate_grad_batches=3)
+    expected = lrlab.warmup(3, lrlab.cosine(1e-2, 1e-4, 3))
+    assert module.budget.total_steps == 6 and module.budget.steps_per_epoch == 3
+    assert trainer.global_step == 6 and module.sched.last_epoch == 6
+    # each update's LR, seen at the first of its batches (3, 3, 2 batches per update)
+    firsts = {}
+    for step, lrs in module.lrs:
+        firsts.setdefault(step, lrs)
+    assert firsts == {t: [expected(t)] for t in range(6)}
+    assert not _order_warnings(caught), _order_warnings(caught)
+
+
+def test_lightning_budget_refuses_an_endless_run_and_warns_on_a_mismatch():
+    class Endless:
+        estimated_stepping_batches = float("inf")
+
+    with pytest.raises(ValueError, match="no finite length"):
+        lightning_budget(Endless())
+    with pytest.raises(ValueError, match="must be a Lightning Trainer"):
+        lightning_budget(object())
+    L.seed_everything(0, verbose=False)
+    module = BudgetModule(lrlab.cosine(1e-2, 0.0, 12))
+    _, caught = _fit(module)
+    assert [str(w.message) for w in caught if "schedule ends at step" in str(w.message)] == [
+        "the 'lr' schedule ends at step 12 but the run has 30 updates: it holds its final value 0.0 "
+        "for the last 18 updates"]

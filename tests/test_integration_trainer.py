@@ -54,12 +54,17 @@ class TinyData(torch.utils.data.Dataset):
 
 
 class RecordLR(TrainerCallback):
-    """The LR of every param group right before each ``optimizer.step()``, by update index."""
+    """The LR of every param group right before each ``optimizer.step()``, by update index.
+    Given a Trainer instead of an optimizer, it reads the optimizer the Trainer built."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        self.optimizer = optimizer
+    def __init__(self, optimizer) -> None:
+        self.source = optimizer
         self.lrs: dict[int, list[float]] = {}
         self.begin: list[tuple[int, float]] = []
+
+    @property
+    def optimizer(self):
+        return self.source.optimizer if isinstance(self.source, Trainer) else self.source
 
     def on_step_begin(self, args, state, control, **kwargs):
         self.begin.append((state.global_step, self.optimizer.param_groups[0]["lr"]))
@@ -180,7 +185,7 @@ def test_trainer_checkpoint_resume_continues_the_schedule(tmp_path):
     # what the Trainer will load: plain data under torch.load(weights_only=True)
     state = torch.load(os.fspath(ckpt / "scheduler.pt"), weights_only=True)
     assert state["last_epoch"] == save_at
-    assert state["schedules"] == [str(SCHEDULE)]
+    assert state["schedules"] == {"lr": [str(SCHEDULE)]}
 
     # a fresh model, optimizer and scheduler resumed from the checkpoint
     trainer, sched, record, logged, caught = _run(part_dir, resume=os.fspath(ckpt))
@@ -203,3 +208,127 @@ def test_trainer_resume_with_another_schedule_is_refused(tmp_path):
     other = lrlab.warmup(5, lrlab.cosine(2e-2, 1e-4, 20))
     with pytest.raises(ValueError, match="change_schedule=True"):
         _run(tmp_path, other, resume=os.fspath(tmp_path / "checkpoint-10"))
+
+
+# --- lengths from the Trainer: lrlab.torch.hf.ScheduleTrainer ------------------------------
+
+
+def _run_schedule_trainer(tmp_path, schedule, *, resume=None, **overrides):
+    from lrlab.torch.hf import ScheduleTrainer
+
+    torch.manual_seed(0)
+    model = TinyRegressor()
+    trainer = ScheduleTrainer(model=model, args=_args(tmp_path, **overrides), train_dataset=TinyData(),
+                              schedule=schedule)
+    record = RecordLR(trainer)  # the Trainer builds the optimizer: read it through the trainer
+    trainer.add_callback(record)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.train(resume_from_checkpoint=resume)
+    return trainer, record, caught
+
+
+def test_schedule_trainer_resolves_percent_lengths_from_max_steps(tmp_path):
+    schedule = lrlab.wsd(1e-2, "100%", warmup="10%", cooldown="20%")
+    trainer, record, caught = _run_schedule_trainer(tmp_path, schedule)
+    expected = lrlab.wsd(1e-2, 30, warmup=3, cooldown=6)  # written out by hand for 30 updates
+    assert isinstance(trainer.lr_scheduler, Scheduler)
+    assert trainer.lr_scheduler.schedule == expected
+    assert [record.lrs[t][0] for t in range(MAX_STEPS)] == [expected(t) for t in range(MAX_STEPS)]
+    # both of the Trainer's groups (decay / no decay) follow it; it logs the LR each update used
+    assert all(len(set(record.lrs[t])) == 1 for t in range(MAX_STEPS))
+    logs = [(h["step"], h["learning_rate"]) for h in trainer.state.log_history if "learning_rate" in h]
+    assert logs == [(g, expected(g - 1)) for g in range(1, MAX_STEPS + 1)]
+    assert not [w for w in caught if "schedule ends at step" in str(w.message)]
+    _assert_no_order_warning(caught)
+
+
+def test_schedule_trainer_counts_epochs_with_gradient_accumulation(tmp_path):
+    # 64 samples in batches of 8: 8 batches an epoch; 3 batches per update: 3 updates an
+    # epoch (the last one on 2 batches, as transformers counts it); 2 epochs: 6 updates
+    schedule = lrlab.warmup("1ep", lrlab.cosine(1e-2, 1e-4, "1ep"))
+    trainer, record, caught = _run_schedule_trainer(
+        tmp_path, schedule, max_steps=-1, num_train_epochs=2, gradient_accumulation_steps=3)
+    expected = lrlab.warmup(3, lrlab.cosine(1e-2, 1e-4, 3))
+    assert trainer.state.max_steps == trainer.state.global_step == 6
+    assert trainer.lr_scheduler.schedule == expected
+    assert [record.lrs[t][0] for t in range(6)] == [expected(t) for t in range(6)]
+    assert not [w for w in caught if "schedule ends at step" in str(w.message)]
+    _assert_no_order_warning(caught)
+
+
+def test_schedule_trainer_warns_when_the_schedule_does_not_fit_the_run(tmp_path):
+    _, record, caught = _run_schedule_trainer(tmp_path, lrlab.cosine(1e-2, 0.0, 10))
+    messages = [str(w.message) for w in caught if "schedule ends at step" in str(w.message)]
+    assert messages == ["the 'lr' schedule ends at step 10 but the run has 30 updates: it holds its "
+                        "final value 0.0 for the last 20 updates"]
+    assert record.lrs[20] == [0.0, 0.0]
+
+
+def test_schedule_trainer_resume_continues_and_refuses_another_schedule(tmp_path):
+    schedule = lrlab.warmup("10%", lrlab.cosine(1e-2, 1e-4, "90%"))
+    expected = lrlab.warmup(3, lrlab.cosine(1e-2, 1e-4, 27))
+    full, _, _ = _run_schedule_trainer(tmp_path / "full", schedule)
+    _run_schedule_trainer(tmp_path / "part", schedule, save_strategy="steps", save_steps=12)
+    ckpt = os.fspath(tmp_path / "part" / "checkpoint-12")
+    trainer, record, caught = _run_schedule_trainer(tmp_path / "part", schedule, resume=ckpt)
+    assert sorted(record.lrs) == list(range(12, MAX_STEPS))
+    assert [record.lrs[t][0] for t in range(12, MAX_STEPS)] == [expected(t) for t in range(12, MAX_STEPS)]
+    for (name, a), b in zip(full.model.named_parameters(), trainer.model.parameters()):
+        assert torch.equal(a, b), name
+    _assert_no_order_warning(caught)
+    with pytest.raises(ValueError, match="change_schedule=True"):
+        _run_schedule_trainer(tmp_path / "part", lrlab.warmup("10%", lrlab.cosine(2e-2, 1e-4, "90%")),
+                              resume=ckpt)
+
+
+def test_schedule_trainer_with_momentum_and_group_options(tmp_path):
+    from lrlab.torch.hf import ScheduleTrainer
+
+    torch.manual_seed(0)
+    model = TinyRegressor()
+    opt = torch.optim.SGD([{"params": model.net[0].parameters(), "lr": 1e-3},
+                           {"params": model.net[2].parameters(), "lr": 1e-2}], lr=1.0, momentum=0.9)
+    with pytest.raises(ValueError, match="not both"):
+        ScheduleTrainer(model=model, args=_args(tmp_path), train_dataset=TinyData(),
+                        optimizers=(opt, Scheduler(opt, SCHEDULE, groups="same")), schedule=SCHEDULE)
+    opt = torch.optim.SGD([{"params": model.net[0].parameters(), "lr": 1e-3},
+                           {"params": model.net[2].parameters(), "lr": 1e-2}], lr=1.0, momentum=0.9)
+    lr = lrlab.onecycle(1e-3, "100%")
+    momentum = lrlab.torch.onecycle_momentum(MAX_STEPS)
+    trainer = ScheduleTrainer(model=model, args=_args(tmp_path), train_dataset=TinyData(),
+                              optimizers=(opt, None), schedule={"lr": lr, "momentum": momentum},
+                              scheduler_options={"groups": "ratio"})
+    seen = []
+
+    class Record(TrainerCallback):
+        def on_pre_optimizer_step(self, args, state, control, **kwargs):
+            seen.append([(g["lr"], g["momentum"]) for g in opt.param_groups])
+
+    trainer.add_callback(Record())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.train()
+    resolved = lrlab.onecycle(1e-3, MAX_STEPS)
+    assert seen == [[(resolved(t), momentum(t)), ((1e-2 / 1e-3) * resolved(t), momentum(t))]
+                    for t in range(MAX_STEPS)]
+
+
+def test_schedule_trainer_takes_tokens_per_step_from_the_budget(tmp_path):
+    from lrlab.torch.hf import ScheduleTrainer
+
+    schedule = lrlab.warmup("1536 tokens", lrlab.cosine(1e-2, 0.0, "100%"))
+    with pytest.raises(ValueError, match="give the budget as budget="):
+        ScheduleTrainer(model=TinyRegressor(), args=_args(tmp_path), train_dataset=TinyData(),
+                        schedule=schedule, scheduler_options={"budget": lrlab.Budget(30)})
+    torch.manual_seed(0)
+    trainer = ScheduleTrainer(model=TinyRegressor(), args=_args(tmp_path), train_dataset=TinyData(),
+                              schedule=schedule, budget=lrlab.Budget(tokens_per_step=512))
+    record = RecordLR(trainer)
+    trainer.add_callback(record)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.train()
+    expected = lrlab.warmup(3, lrlab.cosine(1e-2, 0.0, 30))  # 1536 / 512 = 3 warmup steps
+    assert trainer.lr_scheduler.schedule == expected
+    assert [record.lrs[t][0] for t in range(MAX_STEPS)] == [expected(t) for t in range(MAX_STEPS)]

@@ -22,7 +22,7 @@ from torch.optim.lr_scheduler import OneCycleLR  # noqa: E402
 from transformers import get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup  # noqa: E402
 
 import lrlab  # noqa: E402
-from lrlab.torch import Scheduler  # noqa: E402
+from lrlab.torch import Scheduler, onecycle_momentum  # noqa: E402
 
 BATCH = 32
 
@@ -174,24 +174,57 @@ def test_torch_onecycle_same_run_lr_only(max_lr, total):
     _assert_same_run(ours, theirs)
 
 
-def test_torch_onecycle_same_run_with_cycled_momentum():
-    # OneCycleLR's defaults, momentum cycling included. The momentum is the inverse cycle,
-    # max_momentum -> base_momentum over the first phase and back over the second, with the
-    # same phase ends (pct_start * T - 1, T - 1) and the same cosine; lrlab has no momentum
-    # scheduler, so the lrlab run sets it from an lrlab join before each update.
-    max_lr, total, pct = 0.1, 300, 0.3
-    first = pct * total - 1.0
-    momentum = lrlab.join(lrlab.cosine(0.95, 0.85, first), lrlab.cosine(0.85, 0.95, total - 1.0 - first))
+@pytest.mark.parametrize(("total", "three_phase"), [(300, False), (257, False), (300, True)])
+def test_torch_onecycle_same_run_with_cycled_momentum(total, three_phase):
+    # OneCycleLR's defaults, momentum cycling included: the Scheduler drives the LR and the
+    # momentum from one mapping; both equal torch's at every update, and so do the weights.
+    max_lr = 0.1
 
-    def set_momentum(opt, t):
-        for group in opt.param_groups:
-            group["momentum"] = momentum(t)
+    def onecycle(opt):
+        return Scheduler(opt, {"lr": lrlab.onecycle(max_lr, total, three_phase=three_phase),
+                               "momentum": onecycle_momentum(total, three_phase=three_phase)})
 
-    ours = _train(_sgd(999.0), lambda opt: Scheduler(opt, lrlab.onecycle(max_lr, total)), total,
-                  before_step=set_momentum)
-    theirs = _train(_sgd(max_lr), lambda opt: OneCycleLR(opt, max_lr, total_steps=total), total)
-    assert ours[2][0] == 0.95 and min(ours[2]) == 0.85
+    ours = _train(_sgd(999.0), onecycle, total)
+    theirs = _train(_sgd(max_lr), lambda opt: OneCycleLR(opt, max_lr, total_steps=total,
+                                                         three_phase=three_phase), total)
+    assert ours[2][0] == 0.95 and min(ours[2]) == pytest.approx(0.85, abs=1e-4)
     _assert_same_run(ours, theirs)
+
+
+@pytest.mark.parametrize("total", [300, 257])
+def test_torch_onecycle_same_run_on_adam_through_beta1(total):
+    # on Adam, OneCycleLR cycles beta1 (betas[0]) and keeps beta2: the same with "beta1"
+    max_lr = 3e-3
+
+    def adam(lr):
+        return lambda m: torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.99))
+
+    def record_betas(opt, t):
+        betas.append(opt.param_groups[0]["betas"])
+
+    betas: list = []
+    ours = _train(adam(999.0), lambda opt: Scheduler(opt, {
+        "lr": lrlab.onecycle(max_lr, total), "beta1": onecycle_momentum(total)}), total,
+        before_step=record_betas)
+    ours_betas, betas = betas, []
+    theirs = _train(adam(max_lr), lambda opt: OneCycleLR(opt, max_lr, total_steps=total), total,
+                    before_step=record_betas)
+    assert ours_betas == betas, _first_difference(ours_betas, betas)
+    assert ours_betas[0] == (0.95, 0.99) and ours_betas[-1][1] == 0.99
+    _assert_same_run(ours, theirs)
+
+
+def test_torch_onecycle_linear_anneal_momentum_within_an_ulp():
+    # anneal_strategy="linear": torch writes (end - start) * pct + start, lrlab's linear
+    # start + (end - start) * t / steps: the same line, a few ulps apart at some steps
+    total = 200
+    torch_opt = _sgd(0.1)(copy.deepcopy(MODEL0))
+    torch_sched = OneCycleLR(torch_opt, 0.1, total_steps=total, anneal_strategy="linear")
+    m = onecycle_momentum(total, anneal="linear")
+    for t in range(total):
+        assert m(t) == pytest.approx(torch_opt.param_groups[0]["momentum"], rel=4e-16, abs=0)
+        torch_opt.step()
+        torch_sched.step()
 
 
 # --- (c) transformers get_linear_schedule_with_warmup -----------------------------------

@@ -100,10 +100,16 @@ def use_tensor_lr(optimizer: Optimizer, dtype: torch.dtype = torch.float32) -> O
     an input instead, so the compiled step is reused.
     """
     optimizer = _check_optimizer(optimizer)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point torch.dtype; got {dtype!r}")
     for group in optimizer.param_groups:
         lr = group["lr"]
         device = group["params"][0].device if group["params"] else torch.device("cpu")
         if isinstance(lr, torch.Tensor):
+            if not lr.dtype.is_floating_point:
+                raise ValueError(f"param group {group.get('name', '')!r} has an lr tensor of dtype "
+                                 f"{lr.dtype}: an integer tensor truncates every LR (0.0005 to 0); "
+                                 "give a float LR or a floating-point tensor")
             continue
         group["lr"] = torch.tensor(float(lr), dtype=dtype, device=device)
     return optimizer
@@ -178,7 +184,7 @@ def clip_grad_norm(parameters: Iterable[torch.Tensor], max_norm: float,
     total = float(norm)
     if not math.isfinite(total):
         for p in params:
-            p.grad.zero_()
+            p.grad.zero_()  # type: ignore[union-attr]  # kept: grad is not None
         return ClipResult(total, float(max_norm), False, False)
     return ClipResult(total, float(max_norm), total > max_norm, True)
 
