@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import warnings
+from typing import ClassVar
 
 import pytest
 import torch
@@ -288,6 +290,20 @@ def test_failed_construction_leaves_the_optimizer_untouched(kwargs, message):
     assert "initial_lr" not in opt.param_groups[0]
 
 
+@dataclasses.dataclass(frozen=True, repr=False)
+class _Exploding(lrlab.Schedule):
+    """A user's own family that breaks lrlab's rule (every value finite; lrlab's own families
+    cannot be built to break it) from step 2: the scheduler is the last line of defence."""
+
+    family: ClassVar[str] = "exploding"
+
+    def upper_bound(self) -> float:
+        return 1.0  # the lie that lets it be built
+
+    def _eval(self, t, xp):
+        return xp.where(t >= 2.0, math.inf, 1.0 + 0.0 * t)
+
+
 def test_unresolved_schedule_is_refused():
     opt = make_optimizer()
     with pytest.raises(ValueError, match="resolve it first"):
@@ -295,7 +311,7 @@ def test_unresolved_schedule_is_refused():
 
 
 def test_non_finite_lr_is_refused_and_nothing_changes():
-    explodes = lrlab.exponential(1.0, 1e300)  # overflows to inf at step 2
+    explodes = _Exploding()  # inf from step 2
     opt = make_optimizer()
     sched = Scheduler(opt, explodes)
     opt.step()
@@ -819,7 +835,7 @@ def test_budget_length_check_accepts_the_two_conventions_and_warns_otherwise():
 
 
 def test_failing_step_changes_nothing():
-    explodes = lrlab.exponential(1.0, 1e300)  # overflows to inf at step 2
+    explodes = _Exploding()  # inf from step 2
     for plan in (explodes, {"lr": explodes, "momentum": lrlab.constant(0.9)}):
         opt = make_optimizer(groups=2, momentum=0.9)
         sched = Scheduler(opt, plan)

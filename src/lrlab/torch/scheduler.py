@@ -192,6 +192,23 @@ class _KeyPlan:
         self.tensor = [isinstance(_raw(g, key), torch.Tensor) for g in groups]
         self.any_tensor = any(self.tensor)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # ``calls`` and ``shared`` are the schedules' compiled functions: made again on load
+        state = dict(self.__dict__)
+        state.pop("calls", None)
+        state.pop("shared", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        bases: list[Schedule] = []
+        for s in self.schedules:
+            if s not in bases:
+                bases.append(s)
+        self.calls = [b.__call__ for b in bases]
+        one = len(bases) == 1 and all(f == 1.0 for f in self.scales)
+        self.shared = self.calls[0] if one else None
+
     def values(self, t: int, groups: Sequence[Mapping[str, Any]]) -> list[float]:
         """Every group's value at update ``t``, validated (nothing is written here)."""
         low, high = self.low, self.high
