@@ -267,6 +267,10 @@ def _out(text: str = "") -> None:
 # --- commands -------------------------------------------------------------------------------
 
 
+#: rows of the boundary table `show` prints (the first and the last half of them)
+_TABLE_ROWS = 40
+
+
 def _show(args: argparse.Namespace) -> int:
     written, schedule, preset, budget = _load(args.schedule, args)
     chosen = [_to_step(s, budget, schedule) for s in args.steps or ()]
@@ -318,8 +322,12 @@ def _show(args: argparse.Namespace) -> int:
     for key, value in fields:
         _out(f"{key:<9} {value}")
     _out()
-    _out(_table(["step", "lr", "at"], [(str(s), repr(lr), note) for s, lr, note in rows],
-                [True, False, False]))
+    cells = [(str(s), repr(lr), note) for s, lr, note in rows]
+    if len(cells) > _TABLE_ROWS:  # thousands of boundaries: the first and last, and a count
+        half = _TABLE_ROWS // 2
+        hidden = f"{len(cells) - 2 * half} rows not shown (--json lists all)"
+        cells = [*cells[:half], ("...", "", hidden), *cells[-half:]]
+    _out(_table(["step", "lr", "at"], cells, [True, False, False]))
     if not args.no_plot:
         end = max(horizon(schedule), *chosen, 1)
         if budget is not None and budget.total_steps is not None:
@@ -481,6 +489,14 @@ def _parser() -> argparse.ArgumentParser:
 _fail = fail
 
 
+def _commands(parser: argparse.ArgumentParser) -> list[str]:
+    """The names of the parser's subcommands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = _parser()
@@ -490,8 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise CLIError("expected a command: show, at, presets, plot, export, tasks, compare, "
-                           "sensitivity or sweep (see `lrlab --help`)")
+            names = ", ".join(sorted(name for name in _commands(parser)))
+            raise CLIError(f"expected a command: {names} (see `lrlab --help`)")
         args.argv = list(sys.argv[1:] if argv is None else argv)
         return args.run(args)
     except SystemExit as done:  # --help and --version
