@@ -67,6 +67,7 @@ def losses(model, d) -> tuple[float, float]:
 def body(t: Tutorial) -> None:
     import lrlab
     import torch
+    from lrlab.lab.stats import paired_difference
     from lrlab.torch import Scheduler
 
     torch.set_num_threads(1)
@@ -130,16 +131,17 @@ def body(t: Tutorial) -> None:
         for h in horizons:
             for which, name in ((0, "train"), (1, "val")):
                 best = min(peaks, key=lambda p: sum(cos[h][p][s][which] for s in seeds))
-                diffs = [wsd[h][s][which] - cos[h][best][s][which] for s in seeds]
-                mean = sum(diffs) / len(diffs)
-                sd = (sum((x - mean) ** 2 for x in diffs) / (len(diffs) - 1)) ** 0.5 if len(diffs) > 1 else 0.0
+                pair = paired_difference([wsd[h][s][which] for s in seeds], [cos[h][best][s][which] for s in seeds])
+                ci = "no test (1 seed)" if pair.ci is None else f"[{pair.ci[0]:+.4f}, {pair.ci[1]:+.4f}]"
+                verdict = "-" if pair.p is None else ("not separated" if pair.ci[0] <= 0 <= pair.ci[1]
+                                                      else ("WSD lower" if pair.ci[1] < 0 else "cosine lower"))
                 rows.append([h, name, f"{sum(wsd[h][s][which] for s in seeds) / len(seeds):.4f}",
                              f"{sum(cos[h][best][s][which] for s in seeds) / len(seeds):.4f}", f"{best:g}",
-                             f"{mean:+.4f} ± {sd:.4f}", f"{min(diffs):+.4f} .. {max(diffs):+.4f}"])
-        print(table(["T", "loss", "WSD branch", "best cosine", "its peak", "WSD - cosine (mean ± sd)",
-                     "per seed"], rows))
-        print(f"\n{len(seeds)} seeds: the differences are what these seeds measured, not a test; the cosine\n"
-              "arm had its peak tuned per T (an advantage the branches did not get).")
+                             f"{pair.mean_diff:+.4f}", ci, verdict])
+        print(table(["T", "loss", "WSD branch", "best cosine", "its peak", "WSD - cosine",
+                     "95% CI (paired by seed)", "verdict"], rows))
+        print(f"\n{len(seeds)} seeds, one interval per row (not corrected for the {2 * len(horizons)} rows). The cosine\n"
+              "arm had its peak tuned per T on the same seeds it is compared on (an advantage the branches did not get).")
 
     with t.step("The schedules: one stable run, its branches, and a cosine per horizon"):
         branches = [lrlab.cooldown_from(stable, at=branch_at[h], steps=h - branch_at[h]) for h in horizons]
