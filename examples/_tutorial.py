@@ -84,7 +84,7 @@ class Tutorial:
 
         with Store(str(folder), plan.experiment) as store:
             write_report(table, store, folder, figures=figures)
-        print(format_text_table(table, width=110))
+        print(format_text_table(table, width=150))
         print()
         print(legend(table))
         print()

@@ -38,9 +38,6 @@ def test_every_script_is_described(script):
     assert script.name in described(), f"examples/README.md does not describe {script.name}"
 
 
-@pytest.mark.skipif(len(SCRIPTS) < len(PLANNED),
-                    reason="the tutorials are written after the lab, finder, guard, plots, identify "
-                           "and laws are merged (issue 13)")
 def test_every_planned_tutorial_exists():
     assert [p.name for p in SCRIPTS] == PLANNED
 
@@ -53,3 +50,36 @@ def test_script_runs_quick(script, tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=QUICK_TIMEOUT)
     assert done.returncode == 0, f"{script.name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert any(tmp_path.iterdir()), f"{script.name} wrote nothing to --out"
+
+
+def _run_helper(body: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """A throwaway tutorial built on examples/_tutorial.py, run as the scripts are run."""
+    script = tmp_path / "99_probe.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(EXAMPLES)!r})\n"
+        "from _tutorial import main\n"
+        "def body(t):\n" + "".join(f"    {line}\n" for line in body.splitlines()) +
+        "main(__file__, body)\n", encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    return subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path / "out")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_a_failed_check_exits_non_zero_and_names_the_step(tmp_path):
+    done = _run_helper('with t.step("the step"):\n    t.check(1 + 1 == 3, "arithmetic broke")', tmp_path)
+    assert done.returncode == 1
+    assert "step failed: the step: arithmetic broke" in done.stderr
+
+
+def test_an_exception_in_a_step_exits_non_zero_with_its_traceback(tmp_path):
+    done = _run_helper('with t.step("dividing"):\n    1 / 0', tmp_path)
+    assert done.returncode == 1
+    assert "ZeroDivisionError" in done.stderr and "step failed: dividing" in done.stderr
+
+
+def test_steps_that_hold_exit_zero_and_write_to_out(tmp_path):
+    done = _run_helper('with t.step("fine"):\n    t.check(t.quick, "--quick was not passed")\n'
+                       '    (t.out / "table.txt").write_text("ok")', tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "table.txt").read_text() == "ok"
