@@ -64,7 +64,7 @@ def body(t: Tutorial) -> None:
         print(f"grid-best peak by training loss:   {best_train:g}; suggestion / best = {suggested / best_train:.2g}x, "
               f"its train loss / best = {at[1] / usable[best_train][1]:.3f}")
         for name, best in (("validation", best_val), ("training", best_train)):
-            if best in (min(usable), max(usable)):
+            if best in (min(by_peak), max(by_peak)):
                 print(f"(the best peak by {name} loss is at the edge of the grid: the optimum may lie beyond it)")
         print("\nUse the suggestion as the centre of a short grid (x0.5, x1, x2), not as the answer: the range\n"
               "test measures how fast the training loss falls, and cannot see overfitting.")

@@ -107,7 +107,7 @@ def surgeon_run(d, seed: int, steps: int):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        surgeon.update(i, float(loss))
+        surgeon.update(i, float(loss.detach()))
     return val_loss(model, d), surgeon, lrs
 
 

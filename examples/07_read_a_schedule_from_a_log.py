@@ -50,7 +50,7 @@ def charlm_curve(schedule: str, steps: int, options: dict, seed: int = 0):
 
 def body(t: Tutorial) -> None:
     import lrlab
-    from lrlab.fit.identify import identify
+    from lrlab.fit import identify
 
     with t.step("1. The lesson's two guesses at step 107,319 of 130,000 (observed: 0.30-0.31)"):
         print(table(["schedule", "lesson's formula", "lrlab"], lesson_formulas()))
@@ -77,10 +77,11 @@ def body(t: Tutorial) -> None:
 
     steps = 130_000
     truth = "wsd(0.47, 130000, warmup=2000, cooldown_fraction=0.2)"
-    with t.step(f"4. The whole log (every 100 steps, float32 as TensorBoard keeps it), made by {truth}"):
+    every = t.pick(100, 500)
+    with t.step(f"4. The whole log (every {every} steps, float32 as TensorBoard keeps it), made by {truth}"):
         import numpy as np
 
-        at = np.arange(0, steps, 100)
+        at = np.arange(0, steps, every)
         logged = np.asarray(lrlab.parse(truth).values(at), dtype=np.float32).astype(float)
         path = t.out / "lr_log.csv"
         with path.open("w", newline="") as f:
@@ -108,9 +109,9 @@ def body(t: Tutorial) -> None:
                       "eval_every": 10, "eval_batches": 2})
     warm, peak = ch_steps // 20, 3e-3
     fit_on = {
-        "cosine": f"warmup({warm}, cosine({peak}, {peak / 10}, {ch_steps - warm}))",
+        "cosine": f"warmup({warm}, cosine({peak}, {peak / 10:g}, {ch_steps - warm}))",
         "constant": f"warmup({warm}, constant({peak}))",
-        "two-stage": f"join(warmup({warm}, constant({peak}, steps={ch_steps // 2 - warm})), constant({peak * 0.3}))",
+        "two-stage": f"join(warmup({warm}, constant({peak}, steps={ch_steps // 2 - warm})), constant({peak * 0.3:g}))",
     }
     target = f"wsd({peak}, {ch_steps}, warmup={warm})"
     with t.step(f"5. Fit the multi-power law to three charlm runs ({ch_steps} updates), predict a WSD run"):
