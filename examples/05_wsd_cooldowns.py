@@ -146,12 +146,12 @@ def body(t: Tutorial) -> None:
                 edge = edge or max(peaks) in (best, mine) or min(peaks) in (best, mine)
                 pair = paired_difference([wsd[h][mine][s][which] for s in seeds],
                                          [cos[h][best][s][which] for s in seeds])
-                ci = "no test (1 seed)" if pair.ci is None else f"[{pair.ci[0]:+.4f}, {pair.ci[1]:+.4f}]"
+                ci = "no test (1 seed)" if pair.ci is None else f"[{pair.ci[0]:+.2g}, {pair.ci[1]:+.2g}]"
                 verdict = "-" if pair.p is None else ("not separated" if pair.ci[0] <= 0 <= pair.ci[1]
                                                       else ("WSD lower" if pair.ci[1] < 0 else "cosine lower"))
-                rows.append([h, name, f"{sum(wsd[h][mine][s][which] for s in seeds) / len(seeds):.4f}", f"{mine:g}",
-                             f"{sum(cos[h][best][s][which] for s in seeds) / len(seeds):.4f}", f"{best:g}",
-                             f"{pair.mean_diff:+.4f}", ci, verdict])
+                rows.append([h, name, f"{sum(wsd[h][mine][s][which] for s in seeds) / len(seeds):.3g}", f"{mine:g}",
+                             f"{sum(cos[h][best][s][which] for s in seeds) / len(seeds):.3g}", f"{best:g}",
+                             f"{pair.mean_diff:+.2g}", ci, verdict])
         print(table(["T", "loss", "WSD branch", "its peak", "cosine", "its peak", "WSD - cosine",
                      "95% CI (paired by seed)", "verdict"], rows))
         print(f"\n{len(seeds)} seeds, one interval per row (not corrected for the {2 * len(horizons)} rows). Each arm's\n"
