@@ -37,7 +37,7 @@ test-fast: lint
 	$(PY) -m pytest -q -m "not slow" -x
 
 lint: $(VENV)/.dev
-	$(PY) -m ruff check src tests benchmarks scripts
+	$(PY) -m ruff check src tests benchmarks scripts examples
 	$(PY) -m mypy
 
 # the documentation site (mkdocs.yml): strict, so a broken link or a stale API page fails CI

@@ -32,8 +32,10 @@ def body(t: Tutorial) -> None:
         one = t.lab(plan_compare("circle-lesson", steps=steps, seeds=1), "lesson_one_seed")
         best = one.best
         t.check(best is not None, "no arm finished")
-        print(f"\nOne run each ranks {best.label!r} first. With one seed there is no test: "
-              "the ranking could be the initialisation's.")
+        print(
+            f"\nOne run each ranks {best.label!r} first. With one seed there is no test: "
+            "the ranking could be the initialisation's."
+        )
 
     seeds = t.pick(5, 3)
     with t.step(f"2. The same comparison over {seeds} initialisations, paired by seed"):
@@ -42,13 +44,25 @@ def body(t: Tutorial) -> None:
         print("\nverdicts against the best arm:", ", ".join(f"{k}: {v}" for k, v in verdicts.items()))
 
     # charlm: a small GPT trained with AdamW, where warmup and decay matter at a high peak
-    options = t.pick({}, {"n_layer": 1, "n_embd": 32, "n_head": 2, "block_size": 32, "batch_size": 8,
-                          "eval_every": 50, "eval_batches": 2})
+    options = t.pick(
+        {},
+        {
+            "n_layer": 1,
+            "n_embd": 32,
+            "n_head": 2,
+            "block_size": 32,
+            "batch_size": 8,
+            "eval_every": 50,
+            "eval_batches": 2,
+        },
+    )
     ch_steps = t.pick(600, 150)
     schedules = ["constant", "cosine", "warmup_cosine", "wsd"]  # the lab's templates (lrlab compare --help)
     with t.step("3. The same question on charlm (a small GPT, AdamW, peak 1e-2)"):
-        charlm = t.lab(plan_compare("charlm", schedules, peak=1e-2, steps=ch_steps, seeds=t.pick(3, 2),
-                                    options=options), "charlm")
+        charlm = t.lab(
+            plan_compare("charlm", schedules, peak=1e-2, steps=ch_steps, seeds=t.pick(3, 2), options=options),
+            "charlm",
+        )
         t.check(all(a.runs for a in charlm.arms), "an arm has no finished run")
 
     with t.step("The schedules of step 3 as a picture"):

@@ -21,8 +21,14 @@ def statuses(result) -> str:
     rows = []
     for arm in sorted(result.arms, key=lambda a: -dict(a.params)["lr"]):
         end = arm.metrics.get("end")
-        rows.append([f"{dict(arm.params)['lr']:g}", "-" if end is None else f"{end.mean:.4f}",
-                     arm.status, arm.status_counts])
+        rows.append(
+            [
+                f"{dict(arm.params)['lr']:g}",
+                "-" if end is None else f"{end.mean:.4f}",
+                arm.status,
+                arm.status_counts,
+            ]
+        )
     return table(["LR", "end (mean)", "status", "runs"], rows)
 
 
@@ -41,12 +47,16 @@ def body(t: Tutorial) -> None:
 
     grid = [10.0, 1.0, 0.1, 0.01, 0.001, 0.0001]
     with t.step("3. circle (balanced classes, cross-entropy, 10 epochs): a decade grid from 10 to 1e-4"):
-        circle = t.lab(plan_sensitivity("circle", grid, steps=t.pick(4000, 2000), seeds=t.pick(3, 2)), "circle")
+        circle = t.lab(
+            plan_sensitivity("circle", grid, steps=t.pick(4000, 2000), seeds=t.pick(3, 2)), "circle"
+        )
         print("\n" + statuses(circle))
         by_lr = {dict(a.params)["lr"]: a for a in circle.arms}
         t.check(by_lr[10.0].status == "DIVERGED", f"LR 10 on circle should diverge; got {by_lr[10.0].status}")
-        t.check(by_lr[0.0001].status in ("BARELY MOVED", "LEARNING"),
-                f"LR 1e-4 on circle should barely move; got {by_lr[0.0001].status}")
+        t.check(
+            by_lr[0.0001].status in ("BARELY MOVED", "LEARNING"),
+            f"LR 1e-4 on circle should barely move; got {by_lr[0.0001].status}",
+        )
 
 
 if __name__ == "__main__":

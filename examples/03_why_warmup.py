@@ -25,6 +25,7 @@ from _tutorial import Tutorial, figure, main, table
 
 def digits_data(t: Tutorial):
     import torch
+
     from lrlab.lab.tasks.digits import split
 
     x, y, xv, yv = split(0.2, 0)
@@ -70,26 +71,48 @@ def second_moment(t: Tutorial) -> None:
             loss_fn(model(x[idx]), y[idx]).backward()
             for s, p in zip(sq, model.parameters()):
                 s += p.grad.detach() ** 2 / 50
-        v_hat = torch.cat([(opt.state[p]["exp_avg_sq"] / (1 - 0.999 ** step)).flatten() for p in model.parameters()])
+        v_hat = torch.cat(
+            [(opt.state[p]["exp_avg_sq"] / (1 - 0.999**step)).flatten() for p in model.parameters()]
+        )
         true = torch.cat([s.flatten() for s in sq])
         keep = true > 1e-12
         error = (v_hat[keep] / true[keep]).log10().abs()
-        rows.append([step, f"{moved.median():.3f}", f"{(moved > 0.5).float().mean():.0%}",
-                     f"{error.median():.2f}", f"{(error > 1).float().mean():.0%}"])
-    print(table(["after update", "median |dw|/lr", "weights moved > lr/2", "median |log10(v_hat / E[g^2])|",
-                 "off by > 10x"], rows))
+        rows.append(
+            [
+                step,
+                f"{moved.median():.3f}",
+                f"{(moved > 0.5).float().mean():.0%}",
+                f"{error.median():.2f}",
+                f"{(error > 1).float().mean():.0%}",
+            ]
+        )
+    print(
+        table(
+            [
+                "after update",
+                "median |dw|/lr",
+                "weights moved > lr/2",
+                "median |log10(v_hat / E[g^2])|",
+                "off by > 10x",
+            ],
+            rows,
+        )
+    )
     first = float(rows[0][1])
     t.check(first > 0.9, f"the first Adam update should move the median weight by ~lr; got {first} lr")
-    print("\nAfter one update every weight moved by about the full LR (Adam's first step is sign descent),\n"
-          "and v_hat, a single squared gradient, is off from E[g^2] by the factor in the 4th column.\n"
-          "A large first LR is taken at full size in every direction, sharp or flat: warmup keeps those\n"
-          "first steps small until v_hat averages over more batches.")
+    print(
+        "\nAfter one update every weight moved by about the full LR (Adam's first step is sign descent),\n"
+        "and v_hat, a single squared gradient, is off from E[g^2] by the factor in the 4th column.\n"
+        "A large first LR is taken at full size in every direction, sharp or flat: warmup keeps those\n"
+        "first steps small until v_hat averages over more batches."
+    )
 
 
 def sharpness_probe(t: Tutorial, peak: float, steps: int, warm: int) -> dict[str, list]:
     """Preconditioned sharpness / (38 / lr) at a few updates, with and without warmup."""
-    import lrlab
     import torch
+
+    import lrlab
     from lrlab.torch import Scheduler, SharpnessProbe
 
     torch.set_num_threads(1)
@@ -98,8 +121,10 @@ def sharpness_probe(t: Tutorial, peak: float, steps: int, warm: int) -> dict[str
     loss_fn = torch.nn.CrossEntropyLoss()
     at = sorted({1, 2, 5, 10, warm // 2, warm, 2 * warm, steps - 2})
     curves: dict[str, list] = {}
-    for label, spec in [("no warmup", f"cosine({peak}, 0, {steps})"),
-                        (f"warmup {warm}", f"warmup({warm}, cosine({peak}, 0, {steps - warm}))")]:
+    for label, spec in [
+        ("no warmup", f"cosine({peak}, 0, {steps})"),
+        (f"warmup {warm}", f"warmup({warm}, cosine({peak}, 0, {steps - warm}))"),
+    ]:
         model = mlp(0)
         opt = torch.optim.Adam(model.parameters(), lr=peak, betas=(0.9, 0.999))
         sched = Scheduler(opt, lrlab.parse(spec))
@@ -116,14 +141,23 @@ def sharpness_probe(t: Tutorial, peak: float, steps: int, warm: int) -> dict[str
                 probe.maybe(step, model=model, loss_fn=loss_fn, batch=probe_batch, optimizer=opt, lr=lr)
         curves[label] = [(r.step, r.lr, r.ratio, r.converged) for r in probe.results]
     rows = []
-    for i, step in enumerate(at):
+    for step in at:
         cells: list = [step]
         for label in curves:
             hit = [c for c in curves[label] if c[0] == step]
-            cells += [f"{hit[0][1]:.2g}", f"{hit[0][2]:.3f}{'' if hit[0][3] else ' (lower bound)'}"] if hit else ["-", "-"]
+            cells += (
+                [f"{hit[0][1]:.2g}", f"{hit[0][2]:.3f}{'' if hit[0][3] else ' (lower bound)'}"]
+                if hit
+                else ["-", "-"]
+            )
         rows.append(cells)
     names = list(curves)
-    print(table(["update", f"{names[0]}: lr", "sharpness / (38/lr)", f"{names[1]}: lr", "sharpness / (38/lr)"], rows))
+    print(
+        table(
+            ["update", f"{names[0]}: lr", "sharpness / (38/lr)", f"{names[1]}: lr", "sharpness / (38/lr)"],
+            rows,
+        )
+    )
     return curves
 
 
@@ -136,28 +170,61 @@ def body(t: Tutorial) -> None:
     steps = t.pick(600, 150)
     fractions = [0, 0.01, 0.05, 0.10, 0.20]
     grid = {"w": [round(f * steps) for f in fractions]}
-    options = t.pick({}, {"n_layer": 1, "n_embd": 32, "n_head": 2, "block_size": 32, "batch_size": 8,
-                          "eval_every": 50, "eval_batches": 2})
+    options = t.pick(
+        {},
+        {
+            "n_layer": 1,
+            "n_embd": 32,
+            "n_head": 2,
+            "block_size": 32,
+            "batch_size": 8,
+            "eval_every": 50,
+            "eval_batches": 2,
+        },
+    )
     with t.step(f"2. Warmup length sweep on charlm: 0, 1, 5, 10, 20% of {steps} updates, peak 1e-2"):
-        sweep = t.lab(plan_sweep("charlm", "warmup({w}, cosine({peak}, 0, REST))", grid, peak=1e-2, steps=steps,
-                                 seeds=t.pick(3, 2), options=options), "warmup_sweep")
+        sweep = t.lab(
+            plan_sweep(
+                "charlm",
+                "warmup({w}, cosine({peak}, 0, REST))",
+                grid,
+                peak=1e-2,
+                steps=steps,
+                seeds=t.pick(3, 2),
+                options=options,
+            ),
+            "warmup_sweep",
+        )
         rows = []
         for arm in sorted(sweep.arms, key=lambda a: dict(a.params)["w"]):
             w = dict(arm.params)["w"]
             val = arm.metrics.get("val_loss")
-            rows.append([w, f"{w / steps:.0%}", "-" if val is None else f"{val.mean:.4f} ± {val.std:.4f}",
-                         arm.vs_best.verdict if arm.vs_best else "best", arm.status_counts])
+            rows.append(
+                [
+                    w,
+                    f"{w / steps:.0%}",
+                    "-" if val is None else f"{val.mean:.4f} ± {val.std:.4f}",
+                    arm.vs_best.verdict if arm.vs_best else "best",
+                    arm.status_counts,
+                ]
+            )
         print("\n" + table(["warmup", "of run", "final val loss", "vs best", "status"], rows))
 
     peak, probe_steps, warm = 3e-2, t.pick(200, 60), t.pick(40, 20)
-    with t.step(f"3. The sharpness probe: digits MLP, Adam at peak {peak}, with and without a {warm}-update warmup"):
+    with t.step(
+        f"3. The sharpness probe: digits MLP, Adam at peak {peak}, with and without a {warm}-update warmup"
+    ):
         curves = sharpness_probe(t, peak, probe_steps, warm)
         fig, ax = figure(7, 3.5)
         for label, points in curves.items():
             ax.plot([p[0] for p in points], [p[2] for p in points], "o-", label=label)
         ax.axhline(1.0, color="grey", ls=":", label="edge of stability (ratio 1)")
-        ax.set(xlabel="update", ylabel="sharpness / (38 / lr)", yscale="log",
-               title="Adam's preconditioned sharpness against its stability line")
+        ax.set(
+            xlabel="update",
+            ylabel="sharpness / (38 / lr)",
+            yscale="log",
+            title="Adam's preconditioned sharpness against its stability line",
+        )
         ax.legend()
         t.save(fig, "sharpness")
 

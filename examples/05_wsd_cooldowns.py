@@ -24,6 +24,7 @@ PEAK, WARMUP, BATCH = 0.05, 20, 32
 
 def data():
     import torch
+
     from lrlab.lab.tasks.digits import split
 
     x, y, xv, yv = split(0.2, 0)
@@ -66,8 +67,9 @@ def losses(model, d) -> tuple[float, float]:
 
 
 def body(t: Tutorial) -> None:
-    import lrlab
     import torch
+
+    import lrlab
     from lrlab.lab.stats import paired_difference
     from lrlab.torch import Scheduler
 
@@ -78,11 +80,17 @@ def body(t: Tutorial) -> None:
     peaks = t.pick([PEAK / 2, PEAK, PEAK * 2, PEAK * 4], [PEAK, PEAK * 2])
     stables = {p: lrlab.warmup(WARMUP, lrlab.constant(p)) for p in peaks}
     branch_at = {h: int(0.8 * h) for h in horizons}
-    wsd: dict[int, dict[float, dict[int, tuple[float, float]]]] = {h: {p: {} for p in peaks} for h in horizons}
-    cos: dict[int, dict[float, dict[int, tuple[float, float]]]] = {h: {p: {} for p in peaks} for h in horizons}
+    wsd: dict[int, dict[float, dict[int, tuple[float, float]]]] = {
+        h: {p: {} for p in peaks} for h in horizons
+    }
+    cos: dict[int, dict[float, dict[int, tuple[float, float]]]] = {
+        h: {p: {} for p in peaks} for h in horizons
+    }
 
-    with t.step(f"1. One stable run of {max(branch_at.values())} updates per peak in {peaks}; "
-                f"a checkpoint at 0.8 T for T in {horizons}"):
+    with t.step(
+        f"1. One stable run of {max(branch_at.values())} updates per peak in {peaks}; "
+        f"a checkpoint at 0.8 T for T in {horizons}"
+    ):
         checkpoints: dict[tuple[float, int], dict[int, dict]] = {}
         for p, stable in stables.items():
             for seed in seeds:
@@ -92,8 +100,12 @@ def body(t: Tutorial) -> None:
                 def keep(step, model, key=(p, seed), opt=opt, sched=sched, gen=gen):
                     if step in branch_at.values():
                         checkpoints.setdefault(key, {})[step] = {
-                            "model": copy.deepcopy(model.state_dict()), "optimizer": copy.deepcopy(opt.state_dict()),
-                            "scheduler": sched.state_dict(), "rng": gen.get_state()}
+                            "model": copy.deepcopy(model.state_dict()),
+                            "optimizer": copy.deepcopy(opt.state_dict()),
+                            "scheduler": sched.state_dict(),
+                            "rng": gen.get_state(),
+                        }
+
                 train(model, opt, sched, gen, d, 0, max(branch_at.values()), keep)
             print(f"stable schedule: {stable}; checkpoints at updates {sorted(branch_at.values())}")
 
@@ -111,12 +123,17 @@ def body(t: Tutorial) -> None:
                 sched = Scheduler(opt, branch)
                 try:  # the guard against a silent change: resuming another schedule is refused ...
                     sched.load_state_dict(saved["scheduler"])
-                    raise AssertionError("a checkpoint of another schedule was loaded without change_schedule=True")
+                    raise AssertionError(
+                        "a checkpoint of another schedule was loaded without change_schedule=True"
+                    )
                 except ValueError:
                     pass
                 sched.load_state_dict(saved["scheduler"], change_schedule=True)  # ... unless asked for
-                t.check(math.isclose(opt.param_groups[0]["lr"], branch(branch_at[h])),
-                        f"after resuming, the LR is {opt.param_groups[0]['lr']}, not the branch's {branch(branch_at[h])}")
+                t.check(
+                    math.isclose(opt.param_groups[0]["lr"], branch(branch_at[h])),
+                    f"after resuming, the LR is {opt.param_groups[0]['lr']}, "
+                    f"not the branch's {branch(branch_at[h])}",
+                )
                 train(model, opt, sched, gen, d, branch_at[h], h)
                 t.check(opt.param_groups[0]["lr"] == branch(h), "the cooldown did not end at its final value")
                 wsd[h][p][seed] = losses(model, d)
@@ -132,9 +149,11 @@ def body(t: Tutorial) -> None:
 
     def tuned(runs: dict[float, dict[int, tuple[float, float]]], which: int) -> float:
         """The peak with the lowest mean loss (a diverged run counts as infinitely bad)."""
+
         def mean(p: float) -> float:
             values = [runs[p][s][which] for s in seeds]
             return sum(values) / len(values) if all(math.isfinite(v) for v in values) else math.inf
+
         return min(peaks, key=mean)
 
     edge = False
@@ -144,30 +163,76 @@ def body(t: Tutorial) -> None:
             for which, name in ((0, "train"), (1, "val")):
                 best, mine = tuned(cos[h], which), tuned(wsd[h], which)
                 edge = edge or max(peaks) in (best, mine) or min(peaks) in (best, mine)
-                pair = paired_difference([wsd[h][mine][s][which] for s in seeds],
-                                         [cos[h][best][s][which] for s in seeds])
+                pair = paired_difference(
+                    [wsd[h][mine][s][which] for s in seeds], [cos[h][best][s][which] for s in seeds]
+                )
                 ci = "no test (1 seed)" if pair.ci is None else f"[{pair.ci[0]:+.2g}, {pair.ci[1]:+.2g}]"
-                verdict = "-" if pair.p is None else ("not separated" if pair.ci[0] <= 0 <= pair.ci[1]
-                                                      else ("WSD lower" if pair.ci[1] < 0 else "cosine lower"))
-                rows.append([h, name, f"{sum(wsd[h][mine][s][which] for s in seeds) / len(seeds):.3g}", f"{mine:g}",
-                             f"{sum(cos[h][best][s][which] for s in seeds) / len(seeds):.3g}", f"{best:g}",
-                             f"{pair.mean_diff:+.2g}", ci, verdict])
-        print(table(["T", "loss", "WSD branch", "its peak", "cosine", "its peak", "WSD - cosine",
-                     "95% CI (paired by seed)", "verdict"], rows))
-        print(f"\n{len(seeds)} seeds, one interval per row (not corrected for the {2 * len(horizons)} rows). Each arm's\n"
-              f"peak is the best of {peaks} for that T and that loss, chosen on the same seeds it is compared on.")
+                verdict = (
+                    "-"
+                    if pair.p is None
+                    else (
+                        "not separated"
+                        if pair.ci[0] <= 0 <= pair.ci[1]
+                        else ("WSD lower" if pair.ci[1] < 0 else "cosine lower")
+                    )
+                )
+                rows.append(
+                    [
+                        h,
+                        name,
+                        f"{sum(wsd[h][mine][s][which] for s in seeds) / len(seeds):.3g}",
+                        f"{mine:g}",
+                        f"{sum(cos[h][best][s][which] for s in seeds) / len(seeds):.3g}",
+                        f"{best:g}",
+                        f"{pair.mean_diff:+.2g}",
+                        ci,
+                        verdict,
+                    ]
+                )
+        print(
+            table(
+                [
+                    "T",
+                    "loss",
+                    "WSD branch",
+                    "its peak",
+                    "cosine",
+                    "its peak",
+                    "WSD - cosine",
+                    "95% CI (paired by seed)",
+                    "verdict",
+                ],
+                rows,
+            )
+        )
+        print(
+            f"\n{len(seeds)} seeds, one interval per row (not corrected for the {2 * len(horizons)} rows). "
+            "Each arm's\n"
+            f"peak is the best of {peaks} for that T and that loss, "
+            "chosen on the same seeds it is compared on."
+        )
         if edge:
             print("Some best peaks lie at the edge of the grid: a wider grid could move those rows.")
 
     with t.step("The schedules: one stable run, its branches, and a cosine per horizon"):
-        branches = [lrlab.cooldown_from(stables[PEAK], at=branch_at[h], steps=h - branch_at[h]) for h in horizons]
+        branches = [
+            lrlab.cooldown_from(stables[PEAK], at=branch_at[h], steps=h - branch_at[h]) for h in horizons
+        ]
         fig = lrlab.plot(*branches, labels=[f"WSD branch, T={h}" for h in horizons])
         t.save(fig, "branches")
         fig, ax = figure(7, 3.5)
-        ax.plot(horizons, [min(sum(wsd[h][p][s][1] for s in seeds) / len(seeds) for p in peaks) for h in horizons],
-                "o-", label="WSD branch (one stable run per peak), best peak per T")
-        ax.plot(horizons, [min(sum(cos[h][p][s][1] for s in seeds) / len(seeds) for p in peaks) for h in horizons],
-                "s--", label="warmup + cosine, peak tuned per T")
+        ax.plot(
+            horizons,
+            [min(sum(wsd[h][p][s][1] for s in seeds) / len(seeds) for p in peaks) for h in horizons],
+            "o-",
+            label="WSD branch (one stable run per peak), best peak per T",
+        )
+        ax.plot(
+            horizons,
+            [min(sum(cos[h][p][s][1] for s in seeds) / len(seeds) for p in peaks) for h in horizons],
+            "s--",
+            label="warmup + cosine, peak tuned per T",
+        )
         ax.set(xscale="log", xlabel="horizon T (updates)", ylabel="final validation loss (mean over seeds)")
         ax.legend()
         t.save(fig, "wsd_vs_cosine")

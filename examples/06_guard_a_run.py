@@ -23,6 +23,7 @@ PEAK, BATCH = 0.05, 32
 
 def data():
     import torch
+
     from lrlab.lab.tasks.digits import split
 
     x, y, xv, yv = split(0.2, 0)
@@ -62,20 +63,23 @@ def val_loss(model, d) -> float:
 
 def run(d, seed: int, steps: int, faults: bool, guarded: bool, t: Tutorial):
     """One run; returns (final val loss, per-update losses, guard events)."""
-    import lrlab
     import torch
+
+    import lrlab
     from lrlab.torch import Guard, Scheduler
 
     burst_starts = [int(steps * f) for f in (0.25, 0.4, 0.55)]
     bad = {s + k for s in burst_starts for k in range(3)} if faults else set()
     spike = set(range(int(steps * 0.7), int(steps * 0.7) + 5)) if faults else set()
     model, opt = model_and_optimizer(seed)
-    scheduler = Scheduler(opt, lrlab.warmup(round(0.05 * steps), lrlab.cosine(PEAK, 0.0, steps - round(0.05 * steps))))
+    scheduler = Scheduler(
+        opt, lrlab.warmup(round(0.05 * steps), lrlab.cosine(PEAK, 0.0, steps - round(0.05 * steps)))
+    )
     guard = Guard(model, opt, scheduler=scheduler) if guarded else None
     batches = stream(d, seed, steps, bad)
     losses = []
     loss_fn = torch.nn.CrossEntropyLoss()
-    for i, x, y in (guard.batches(batches) if guard else batches):
+    for i, x, y in guard.batches(batches) if guard else batches:
         if i in spike:  # an LR 30 times the schedule's (a unit bug, a bad resume) for 5 updates
             for g in opt.param_groups:
                 g["lr"] = 30 * g["lr"]
@@ -95,6 +99,7 @@ def run(d, seed: int, steps: int, faults: bool, guarded: bool, t: Tutorial):
 
 def surgeon_run(d, seed: int, steps: int):
     import torch
+
     from lrlab.torch import Surgeon
 
     model, opt = model_and_optimizer(seed)
@@ -114,8 +119,9 @@ def surgeon_run(d, seed: int, steps: int):
 def body(t: Tutorial) -> None:
     import math
 
-    import lrlab
     import torch
+
+    import lrlab
     from lrlab.lab.stats import paired_difference
 
     torch.set_num_threads(1)
@@ -125,8 +131,11 @@ def body(t: Tutorial) -> None:
     curves = {}
     with t.step(f"1. Clean runs, faulty runs without and with the guard ({steps} updates, seeds {seeds})"):
         events_seen = []
-        for label, faults, guarded in (("clean", False, False), ("faults, unguarded", True, False),
-                                       ("faults, Guard defaults", True, True)):
+        for label, faults, guarded in (
+            ("clean", False, False),
+            ("faults, unguarded", True, False),
+            ("faults, Guard defaults", True, True),
+        ):
             results[label] = []
             for seed in seeds:
                 loss, losses, events, injected = run(d, seed, steps, faults, guarded, t)
@@ -138,27 +147,44 @@ def body(t: Tutorial) -> None:
         rows = []
         for label, values in results.items():
             pair = paired_difference(values, results["clean"])
-            ci = "-" if label == "clean" or pair.ci is None else f"{pair.mean_diff:+.3f} [{pair.ci[0]:+.3f}, {pair.ci[1]:+.3f}]"
-            rows.append([label, ", ".join(f"{v:.3f}" for v in values), f"{sum(values) / len(values):.3f}", ci])
+            ci = (
+                "-"
+                if label == "clean" or pair.ci is None
+                else f"{pair.mean_diff:+.3f} [{pair.ci[0]:+.3f}, {pair.ci[1]:+.3f}]"
+            )
+            rows.append(
+                [label, ", ".join(f"{v:.3f}" for v in values), f"{sum(values) / len(values):.3f}", ci]
+            )
         print(table(["run", "final val loss per seed", "mean", "vs clean (paired, 95% CI)"], rows))
         print()
         for seed, events, injected in events_seen:
             kinds = Counter(e.kind for e in events)
             skipped = {e.step for e in events if e.kind == "skip"}
-            print(f"seed {seed}: guard events {dict(kinds)}; skipped {len(skipped & injected)} of the "
-                  f"{len(injected)} faulty updates, and {len(skipped - injected)} healthy ones "
-                  f"{sorted(skipped - injected)}")
-        t.check(all(math.isfinite(v) for v in results["faults, Guard defaults"]), "a guarded run ended non-finite")
+            print(
+                f"seed {seed}: guard events {dict(kinds)}; skipped {len(skipped & injected)} of the "
+                f"{len(injected)} faulty updates, and {len(skipped - injected)} healthy ones "
+                f"{sorted(skipped - injected)}"
+            )
+        t.check(
+            all(math.isfinite(v) for v in results["faults, Guard defaults"]), "a guarded run ended non-finite"
+        )
 
     with t.step("The loss of seed 0's runs"):
         fig, ax = figure(8, 3.8)
         for label, losses in curves.items():
             ax.plot(losses, lw=0.8, label=label)
-        ax.set(yscale="log", xlabel="update", ylabel="minibatch loss", title="Injected faults, with and without the guard")
+        ax.set(
+            yscale="log",
+            xlabel="update",
+            ylabel="minibatch loss",
+            title="Injected faults, with and without the guard",
+        )
         ax.legend()
         t.save(fig, "guard_losses")
 
-    with t.step(f"2. The schedule surgeon against the hand-set warmup {round(0.05 * steps)} + cosine (clean data)"):
+    with t.step(
+        f"2. The schedule surgeon against the hand-set warmup {round(0.05 * steps)} + cosine (clean data)"
+    ):
         rows, surgeons = [], []
         for seed in seeds:
             loss, surgeon, lrs = surgeon_run(d, seed, steps)
@@ -168,8 +194,10 @@ def body(t: Tutorial) -> None:
         print(table(["seed", "hand-set", "surgeon", "surgeon's decisions"], rows))
         pair = paired_difference([float(r[2]) for r in rows], [float(r[1]) for r in rows])
         if pair.ci is not None:
-            print(f"\nsurgeon - hand-set: {pair.mean_diff:+.3f}, 95% CI [{pair.ci[0]:+.3f}, {pair.ci[1]:+.3f}] "
-                  f"over {pair.n} seeds ({'not separated' if pair.ci[0] <= 0 <= pair.ci[1] else 'separated'})")
+            print(
+                f"\nsurgeon - hand-set: {pair.mean_diff:+.3f}, 95% CI [{pair.ci[0]:+.3f}, {pair.ci[1]:+.3f}] "
+                f"over {pair.n} seeds ({'not separated' if pair.ci[0] <= 0 <= pair.ci[1] else 'separated'})"
+            )
         print(f"seed 0's decided schedule: {surgeons[0][0].schedule}")
         lrlab.parse(str(surgeons[0][0].schedule))  # its text form is an ordinary schedule
         fig, ax = figure(8, 3.5)

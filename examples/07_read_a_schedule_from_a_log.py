@@ -31,43 +31,56 @@ def lesson_formulas() -> list[list[str]]:
 
     progress = AT / TOTAL
     return [
-        ["cosine to 0.1 (the lesson's get_lr)", f"{0.1 + 0.5 * (PEAK - 0.1) * (1 + math.cos(math.pi * progress)):.3f}",
-         f"{lrlab.cosine(PEAK, 0.1, TOTAL)(AT):.3f}"],
+        [
+            "cosine to 0.1 (the lesson's get_lr)",
+            f"{0.1 + 0.5 * (PEAK - 0.1) * (1 + math.cos(math.pi * progress)):.3f}",
+            f"{lrlab.cosine(PEAK, 0.1, TOTAL)(AT):.3f}",
+        ],
         ["linear decay to 0", f"{PEAK * (1 - progress):.3f}", f"{lrlab.linear(PEAK, 0.0, TOTAL)(AT):.3f}"],
     ]
 
 
 def charlm_curve(schedule: str, steps: int, options: dict, seed: int = 0):
     """A charlm run's validation-loss curve, as the laws take it (the LR of every update)."""
-    import lrlab
     from lrlab.fit.laws import Curve
+
+    import lrlab
     from lrlab.lab.tasks import get_task
 
     result = get_task("charlm").run(lrlab.parse(schedule), seed=seed, steps=steps, **options)
     rows = [r for r in result.history if r.val_loss is not None]
-    return Curve.from_schedule(schedule, [r.step for r in rows], [r.val_loss for r in rows], name=schedule), result
+    return Curve.from_schedule(
+        schedule, [r.step for r in rows], [r.val_loss for r in rows], name=schedule
+    ), result
 
 
 def body(t: Tutorial) -> None:
-    import lrlab
     from lrlab.fit import identify
+
+    import lrlab
 
     with t.step("1. The lesson's two guesses at step 107,319 of 130,000 (observed: 0.30-0.31)"):
         print(table(["schedule", "lesson's formula", "lrlab"], lesson_formulas()))
 
     with t.step("2. One observed point: which schedules are consistent with it?"):
         partial = identify(points=[(AT, 0.30)], peak=PEAK, total=TOTAL)
-        rows = [[f"{c.end_lr:.4g}" if c.end_lr is not None else "-", c.description, c.spec or "-"]
-                for c in partial.consistent]
+        rows = [
+            [f"{c.end_lr:.4g}" if c.end_lr is not None else "-", c.description, c.spec or "-"]
+            for c in partial.consistent
+        ]
         print(table(["end LR", "consistent family", "spec"], rows))
         print(f"\ndecided: {partial.decided}; {partial.reason}")
         if partial.next_step is not None:
             print(f"the LR at step {partial.next_step:,} would tell them apart best")
-        t.check(not partial.decided and len(partial.consistent) > 1,
-                "one point with a known peak should leave several schedules consistent")
+        t.check(
+            not partial.decided and len(partial.consistent) > 1,
+            "one point with a known peak should leave several schedules consistent",
+        )
         ends = [c.end_lr for c in partial.consistent if c.end_lr is not None]
-        print(f"\nThe answer to 'what LR will it end at' ranges from {min(ends):.3g} to {max(ends):.3g}: "
-              "one point cannot say.")
+        print(
+            f"\nThe answer to 'what LR will it end at' ranges from {min(ends):.3g} to {max(ends):.3g}: "
+            "one point cannot say."
+        )
 
     with t.step("3. A second point (the LR still at the peak at step 60,000) narrows it"):
         two = identify(points=[(60_000, 0.47), (AT, 0.30)], peak=PEAK, total=TOTAL)
@@ -89,8 +102,10 @@ def body(t: Tutorial) -> None:
             writer.writerow(["step", "lr"])
             writer.writerows(zip(at.tolist(), logged.tolist()))
         found = identify(str(path))
-        print(f"identified: {found.spec}  (family {found.family}, confidence {found.confidence:.2f}, "
-              f"max relative error {found.max_error:.1e})")
+        print(
+            f"identified: {found.spec}  (family {found.family}, confidence {found.confidence:.2f}, "
+            f"max relative error {found.max_error:.1e})"
+        )
         for c in found.runner_up[:3]:
             print(f"  runner-up: {c.spec} (residual {c.residual:.2g})")
         print(f"LR at step {AT:,}: {found.schedule(AT):.4g}; at the end: {found.end_lr:.4g}")
@@ -104,14 +119,24 @@ def body(t: Tutorial) -> None:
         t.save(fig, "identified")
 
     ch_steps = t.pick(1000, 200)
-    options = t.pick({"eval_every": 25},
-                     {"n_layer": 1, "n_embd": 32, "n_head": 2, "block_size": 32, "batch_size": 8,
-                      "eval_every": 10, "eval_batches": 2})
+    options = t.pick(
+        {"eval_every": 25},
+        {
+            "n_layer": 1,
+            "n_embd": 32,
+            "n_head": 2,
+            "block_size": 32,
+            "batch_size": 8,
+            "eval_every": 10,
+            "eval_batches": 2,
+        },
+    )
     warm, peak = ch_steps // 20, 3e-3
     fit_on = {
         "cosine": f"warmup({warm}, cosine({peak}, {peak / 10:g}, {ch_steps - warm}))",
         "constant": f"warmup({warm}, constant({peak}))",
-        "two-stage": f"join(warmup({warm}, constant({peak}, steps={ch_steps // 2 - warm})), constant({peak * 0.3:g}))",
+        "two-stage": f"join(warmup({warm}, constant({peak}, steps={ch_steps // 2 - warm})), "
+        f"constant({peak * 0.3:g}))",
     }
     target = f"wsd({peak}, {ch_steps}, warmup={warm})"
     with t.step(f"5. Fit the multi-power law to three charlm runs ({ch_steps} updates), predict a WSD run"):
@@ -129,8 +154,10 @@ def body(t: Tutorial) -> None:
         predicted = fit.predict(held_out)
         keep = held_out.steps >= start
         score = errors(predicted[keep], held_out.loss[keep])
-        print(f"\nheld-out WSD from step {start}: R^2 {score['r2']:.3f}, mean relative error "
-              f"{score['mean_rel_error']:.2%}, worst {score['max_rel_error']:.2%}")
+        print(
+            f"\nheld-out WSD from step {start}: R^2 {score['r2']:.3f}, mean relative error "
+            f"{score['mean_rel_error']:.2%}, worst {score['max_rel_error']:.2%}"
+        )
         final_pred, final_obs = float(predicted[-1]), float(held_out.loss[-1])
         print(f"final validation loss: predicted {final_pred:.4f}, observed {final_obs:.4f}")
         t.check(math.isfinite(score["r2"]), "the prediction is not finite")

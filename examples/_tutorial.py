@@ -46,7 +46,7 @@ class Tutorial:
         except StepFailed as error:
             print(f"\n{self.name}: step failed: {title}: {error}", file=sys.stderr)
             raise SystemExit(1) from None
-        except Exception:  # noqa: BLE001 - a tutorial reports any failure and exits non-zero
+        except Exception:
             traceback.print_exc()
             print(f"\n{self.name}: step failed: {title}", file=sys.stderr)
             raise SystemExit(1) from None
@@ -74,8 +74,11 @@ class Tutorial:
         for warning in plan.warnings:
             print(f"warning: {warning}")
         runs = len(plan.arms) * len(plan.seeds)
-        print(f"{plan.kind} {plan.task}: {len(plan.arms)} arms x {len(plan.seeds)} seeds, "
-              f"{plan.steps} updates each", flush=True)
+        print(
+            f"{plan.kind} {plan.task}: {len(plan.arms)} arms x {len(plan.seeds)} seeds, "
+            f"{plan.steps} updates each",
+            flush=True,
+        )
         # one process for small experiments (no worker start-up); two workers otherwise
         executor = InlineExecutor() if self.quick or runs < 4 else LocalExecutor(2)
         folder = self.out / name
@@ -98,16 +101,24 @@ class Tutorial:
         return table
 
     def done(self) -> None:
-        print(f"\n{self.name}: done in {time.monotonic() - self.started:.0f} s; "
-              f"{len(self.figures)} figure(s) in {self.out}")
+        print(
+            f"\n{self.name}: done in {time.monotonic() - self.started:.0f} s; "
+            f"{len(self.figures)} figure(s) in {self.out}"
+        )
 
 
 def main(name: str, body: Callable[[Tutorial], None], description: str = "") -> None:
     """Parse ``--quick`` and ``--out``, run ``body``, exit 0 (or 1 from a failed step)."""
     parser = argparse.ArgumentParser(prog=name, description=description)
-    parser.add_argument("--quick", action="store_true", help="reduced size (well under a minute); CI runs this")
-    parser.add_argument("--out", type=Path, default=Path("runs/examples") / Path(name).stem,
-                        help="folder for the tables, stores and figures (default: runs/examples/<name>)")
+    parser.add_argument(
+        "--quick", action="store_true", help="reduced size (well under a minute); CI runs this"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/examples") / Path(name).stem,
+        help="folder for the tables, stores and figures (default: runs/examples/<name>)",
+    )
     args = parser.parse_args()
     tutorial = Tutorial(Path(name).stem, args.quick, args.out)
     print(f"{tutorial.name}{' (--quick: reduced size)' if args.quick else ''}; output in {args.out}")
@@ -132,7 +143,9 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     def line(values: list[str]) -> str:
         out = []
         for v, w in zip(values, widths):
-            numeric = v.replace(".", "", 1).replace("-", "", 1).replace("+", "", 1).replace("e", "", 1).isdigit()
+            numeric = (
+                v.replace(".", "", 1).replace("-", "", 1).replace("+", "", 1).replace("e", "", 1).isdigit()
+            )
             out.append(v.rjust(w) if numeric else v.ljust(w))
         return "  ".join(out).rstrip()
 

@@ -59,7 +59,9 @@ def main(runs: Path, only: list[str] | None = None) -> int:
             size = shrink(source, TARGET / name(number, figure))
             print(f"{TARGET / name(number, figure)}: {size:,} bytes")
             if size > LIMIT:
-                print(f"too large: {name(number, figure)} is {size:,} bytes (limit {LIMIT:,})", file=sys.stderr)
+                print(
+                    f"too large: {name(number, figure)} is {size:,} bytes (limit {LIMIT:,})", file=sys.stderr
+                )
                 status = 1
     return status
 
