@@ -116,11 +116,12 @@ def sharpness_probe(t: Tutorial, peak: float, steps: int, warm: int) -> dict[str
     from lrlab.torch import Scheduler, SharpnessProbe
 
     torch.set_num_threads(1)
-    x, y, _, _ = digits_data(t)
+    x, y, xv, yv = digits_data(t)
     probe_batch = (x[:256], y[:256])
     loss_fn = torch.nn.CrossEntropyLoss()
-    at = sorted({1, 2, 5, 10, warm // 2, warm, 2 * warm, steps - 2})
+    at = sorted({1, 2, 5, 10, warm // 2, warm, 2 * warm, 4 * warm, steps // 2})
     curves: dict[str, list] = {}
+    finals: dict[str, float] = {}
     for label, spec in [
         ("no warmup", f"cosine({peak}, 0, {steps})"),
         (f"warmup {warm}", f"warmup({warm}, cosine({peak}, 0, {steps - warm}))"),
@@ -140,6 +141,8 @@ def sharpness_probe(t: Tutorial, peak: float, steps: int, warm: int) -> dict[str
             if lr > 0:
                 probe.maybe(step, model=model, loss_fn=loss_fn, batch=probe_batch, optimizer=opt, lr=lr)
         curves[label] = [(r.step, r.lr, r.ratio, r.converged) for r in probe.results]
+        with torch.no_grad():
+            finals[label] = float(loss_fn(model(xv), yv))
     rows = []
     for step in at:
         cells: list = [step]
@@ -158,6 +161,7 @@ def sharpness_probe(t: Tutorial, peak: float, steps: int, warm: int) -> dict[str
             rows,
         )
     )
+    print("\nfinal validation loss (seed 0): " + ", ".join(f"{k} {v:.4f}" for k, v in finals.items()))
     return curves
 
 
