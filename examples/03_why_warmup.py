@@ -221,7 +221,11 @@ def body(t: Tutorial) -> None:
         curves = sharpness_probe(t, peak, probe_steps, warm)
         fig, ax = figure(7, 3.5)
         for label, points in curves.items():
-            ax.plot([p[0] for p in points], [p[2] for p in points], "o-", label=label)
+            good = [p for p in points if p[2] > 0 and p[3]]  # converged, positive: the log axis can show it
+            line = ax.plot([p[0] for p in good], [p[2] for p in good], "o-", label=label)[0]
+            rough = [p for p in points if p[2] > 0 and not p[3]]
+            ax.plot([p[0] for p in rough], [p[2] for p in rough], "x", color=line.get_color())
+        ax.plot([], [], "kx", label="not converged (a lower bound)")
         ax.axhline(1.0, color="grey", ls=":", label="edge of stability (ratio 1)")
         ax.set(
             xlabel="update",
