@@ -27,9 +27,9 @@ JSON output (stable keys):
 from __future__ import annotations
 
 import argparse
-import importlib
 import dataclasses
 import difflib
+import importlib
 import json
 import math
 import os
