@@ -467,6 +467,7 @@ def _parser() -> argparse.ArgumentParser:
     from lrlab.lab.cli import add_commands
 
     add_commands(commands)
+    __import__("lrlab.fit.cli_laws", fromlist=["add_commands"]).add_commands(commands)
     return parser
 
 
