@@ -122,6 +122,9 @@ def _law_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--law", required=True, choices=LAW_CHOICES, help="which law to fit")
     parser.add_argument("--fit", required=True, nargs="+", metavar="CURVE",
                         help="CSV files with step,lr,loss columns to fit the law to")
+    parser.add_argument("--from-step", type=_nonneg_int, default=0, metavar="N",
+                        help="fit only the losses logged at step N or later (the laws describe "
+                        "training past its first transient; default 0)")
 
 
 def _need_scipy() -> None:
@@ -139,7 +142,7 @@ def _fit(args: argparse.Namespace) -> Any:
     from .laws import fit_law, read_curve
 
     _need_scipy()
-    curves = [read_curve(path) for path in args.fit]
+    curves = [read_curve(path).after(args.from_step) for path in args.fit]
     _progress(f"fitting the {args.law} law to {len(curves)} curve(s), "
               f"{sum(c.steps.size for c in curves)} points")
     return fit_law(args.law, curves, progress=_progress)

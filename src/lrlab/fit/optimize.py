@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .laws import Curve, LawFit, predict
+from .laws import Curve, LawFit, predict, single_thread_blas
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,13 @@ def optimize_schedule(fit: LawFit, *, steps: int, peak: float, warmup: int = 0, 
                       warmup_start: float = 0.0, knots: int = 24, maxiter: int = 200) -> OptimizedSchedule:
     """Minimize the fitted law's loss at step ``steps - 1`` over non-increasing decays (see
     the module docstring). Raises ValueError on bad input."""
+    with single_thread_blas():
+        return _optimize(fit, steps=steps, peak=peak, warmup=warmup, floor=floor,
+                         warmup_start=warmup_start, knots=knots, maxiter=maxiter)
+
+
+def _optimize(fit: LawFit, *, steps: int, peak: float, warmup: int, floor: float, warmup_start: float,
+              knots: int, maxiter: int) -> OptimizedSchedule:
     import lrlab
     from scipy.optimize import minimize
 
