@@ -108,7 +108,8 @@ def published(sizes: list[str], laws: list[str], lrs: list[str]) -> None:
 def lab(directory: Path, fit_names: list[str], laws: list[str]) -> None:
     files = sorted(p for p in directory.glob("*.csv") if "_train" not in p.stem)
     seeds = sorted({p.stem.rsplit("_s", 1)[1] for p in files})
-    print("| seed | law | fit on | held out: R^2 | mean rel. error | worst rel. error | per curve (mean rel. error) |")
+    print("| seed | law | fit on | held out: R^2 | mean rel. error | worst rel. error "
+          "| per curve (mean rel. error) |")
     print("| --- | --- | --- | ---: | ---: | ---: | --- |")
     for seed in seeds:
         curves = {p.stem.rsplit("_s", 1)[0]: read_curve(p) for p in files if p.stem.endswith(f"_s{seed}")}
@@ -117,9 +118,10 @@ def lab(directory: Path, fit_names: list[str], laws: list[str]) -> None:
         for law in laws:
             fit = fit_law(law, train)
             ev = evaluate(fit, test)
-            per = ", ".join(f"{n.rsplit('_s', 1)[0]} {pct(v['mean_rel_error'])}" for n, v in ev["curves"].items())
-            print(f"| {seed} | {law} | {', '.join(fit_names)} | {ev['r2']:.4f} | {pct(ev['mean_rel_error'])} | "
-                  f"{pct(ev['max_rel_error'])} | {per} |", flush=True)
+            per = ", ".join(f"{n.rsplit('_s', 1)[0]} {pct(v['mean_rel_error'])}"
+                            for n, v in ev["curves"].items())
+            print(f"| {seed} | {law} | {', '.join(fit_names)} | {ev['r2']:.4f} | "
+                  f"{pct(ev['mean_rel_error'])} | {pct(ev['max_rel_error'])} | {per} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

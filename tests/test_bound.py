@@ -101,7 +101,8 @@ def test_longer_horizon_lowers_the_best_peak_and_the_bound():
 
 def test_bound_at_its_own_peak_uses_the_peak():
     r = schedule_bound("cosine(0.1, 0, 200)")
-    a, b = bound_coefficients(np.array([0.1 * (1 + math.cos(math.pi * t / 200)) / 2 for t in range(200)]) / 0.1)
+    shape = np.array([(1 + math.cos(math.pi * t / 200)) / 2 for t in range(200)])
+    a, b = bound_coefficients(shape)
     assert r.bound == pytest.approx(a / 0.1 + b * 0.1)
     assert r.peak == 0.1 and r.steps == 200
 

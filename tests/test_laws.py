@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("scipy")
 
-from lrlab.cli import main  # noqa: E402
-from lrlab.fit import laws  # noqa: E402
-from lrlab.fit.laws import (  # noqa: E402
+from lrlab.cli import main
+from lrlab.fit import laws
+from lrlab.fit.laws import (
     PARAMS,
     Curve,
     LawFitError,
@@ -40,7 +40,8 @@ def published_schedule(name: str) -> str:
     warm = "warmup(2159, {})"
     kind, _, rest = name.partition("_")
     return {
-        "cosine": lambda: warm.format(f"join(constant(3e-4, 1), cosine(3e-4, 3e-5, {int(rest or 0) - 2160}))"),
+        "cosine": lambda: warm.format(
+            f"join(constant(3e-4, 1), cosine(3e-4, 3e-5, {int(rest or 0) - 2160}))"),
         "constant": lambda: warm.format("constant(3e-4)"),
         "wsdcon": lambda: warm.format(f"join(constant(3e-4, 5841), constant({rest}e-5))"),
         "wsdld": lambda: warm.format("join(constant(3e-4, 17841), linear(3e-4, 3e-5, 4000))"),
@@ -81,7 +82,8 @@ def naive_tissue(p: dict[str, float], eta: np.ndarray, t: int, lam: float = 0.99
 
 
 def test_multipower_matches_the_formula_term_by_term():
-    eta = np.array(lrlab_values("warmup(20, join(constant(1e-3, 40), cosine(1e-3, 1e-4, 100), constant(5e-5)))", 220))
+    spec = "warmup(20, join(constant(1e-3, 40), cosine(1e-3, 1e-4, 100), constant(5e-5)))"
+    eta = np.array(lrlab_values(spec, 220))
     params = {"L0": 2.0, "A": 0.7, "alpha": 0.4, "B": 300.0, "C": 2.0, "beta": 0.6, "gamma": 0.6}
     at = np.array([5, 20, 59, 60, 61, 100, 159, 160, 219])
     got = law_loss("multipower", params, Curve(eta, at))
@@ -269,8 +271,13 @@ def curve_csv(path: Path, curve: Curve) -> str:
 TISSUE = {"L0": 2.5, "A": 0.8, "alpha": 0.5, "C": 0.6}
 
 
+def tissue_fits(tmp_path: Path) -> list[str]:
+    return [curve_csv(tmp_path / f"f{i}.csv", synthetic("tissue", TISSUE, spec))
+            for i, spec in enumerate(SYNTH_FIT)]
+
+
 def test_cli_predict_json_scores_a_csv_target(tmp_path, capsys):
-    fits = [curve_csv(tmp_path / f"f{i}.csv", synthetic("tissue", TISSUE, s)) for i, s in enumerate(SYNTH_FIT)]
+    fits = tissue_fits(tmp_path)
     target = curve_csv(tmp_path / "t.csv", synthetic("tissue", TISSUE, SYNTH_TEST[0]))
     assert main(["predict", "--law", "tissue", "--fit", *fits, "--target", target, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -280,7 +287,7 @@ def test_cli_predict_json_scores_a_csv_target(tmp_path, capsys):
 
 
 def test_cli_predict_a_schedule_target(tmp_path, capsys):
-    fits = [curve_csv(tmp_path / f"f{i}.csv", synthetic("tissue", TISSUE, s)) for i, s in enumerate(SYNTH_FIT)]
+    fits = tissue_fits(tmp_path)
     assert main(["predict", "--law", "tissue", "--fit", *fits, "--target", SYNTH_TEST[1], "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["r2"] is None and out["mean_rel_error"] is None
@@ -289,9 +296,9 @@ def test_cli_predict_a_schedule_target(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,match", [
-    (["predict", "--law", "tissue", "--fit", "MISSING.csv", "--target", "cosine(1, 0, 10)"], "cannot read curve"),
+    (["predict", "--law", "tissue", "--fit", "NO.csv", "--target", "cosine(1, 0, 10)"], "cannot read curve"),
     (["predict", "--law", "cubic", "--fit", "a.csv", "--target", "b.csv"], "invalid choice: 'cubic'"),
-    (["predict", "--law", "tissue", "--fit", "FIT", "--target", "cosine(1, 0"], "neither a CSV file nor a schedule"),
+    (["predict", "--law", "tissue", "--fit", "FIT", "--target", "cosine(1, 0"], "neither a CSV file"),
     (["predict", "--law", "tissue", "--fit", "FIT", "--target", "constant(1e-3)"], "--steps is required"),
     (["bound", "constant(1e-3)"], "--steps is required"),
     (["bound", "cosine(1, 0, 10)", "--tuned-peak", "-1"], "expected a positive number"),

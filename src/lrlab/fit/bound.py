@@ -105,7 +105,7 @@ def schedule_bound(schedule: Any, steps: int | None = None, D: float = 1.0, G: f
         length = sched.length
         if length is None:
             raise ValueError(f"steps is required: {sched} has no end")
-        steps = int(math.ceil(length))
+        steps = math.ceil(length)
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps must be a positive integer; got {steps!r}")
     eta = np.asarray(sched.values(np.arange(int(steps))), dtype=np.float64)

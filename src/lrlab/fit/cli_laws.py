@@ -94,7 +94,8 @@ def add_commands(commands: Any) -> None:
         "piecewise schedule, beside cosine and WSD of the same peak. Needs scipy.")
     _law_args(optimize)
     optimize.add_argument("--steps", type=_positive_int, help="horizon (default: the longest fit curve)")
-    optimize.add_argument("--peak", type=_positive_float, help="peak LR (default: the fit curves' largest LR)")
+    optimize.add_argument("--peak", type=_positive_float,
+                          help="peak LR (default: the fit curves' largest LR)")
     optimize.add_argument("--warmup", type=_nonneg_int,
                           help="linear warmup steps from 0 (default: the first fit curve's, to its peak)")
     optimize.add_argument("--floor", type=_nonneg_float, default=0.0, help="lowest LR allowed (default 0)")
@@ -150,9 +151,10 @@ def _fit(args: argparse.Namespace) -> Any:
 
 def _schedule(text: str) -> Any:
     import lrlab
+    from lrlab.presets import PRESETS
 
     try:
-        return lrlab.preset(text) if text in lrlab.presets.PRESETS else lrlab.parse(text)
+        return lrlab.preset(text) if text in PRESETS else lrlab.parse(text)
     except ValueError as error:
         raise ValueError(f"--target: {text!r} is neither a CSV file nor a schedule: {error}") from None
 
@@ -177,7 +179,7 @@ def _predict(args: argparse.Namespace) -> int:
         if steps is None:
             if sched.length is None:
                 raise ValueError(f"--steps is required: the target {sched} has no end")
-            steps = int(math.ceil(sched.length))
+            steps = math.ceil(sched.length)
         if steps < 2:
             raise ValueError(f"--steps must be at least 2; got {steps}")
         every = max(1, steps // 200)
@@ -309,13 +311,14 @@ def _plot_optimize(path: str, at: Any, curves: dict[str, tuple[Any, Any]]) -> No
 
 def _bound(args: argparse.Namespace) -> int:
     import lrlab
+    from lrlab.presets import PRESETS
 
     from .bound import schedule_bound, transfer_peak
 
     results = []
     for text in args.specs:
         try:
-            sched = lrlab.preset(text) if text in lrlab.presets.PRESETS else lrlab.parse(text)
+            sched = lrlab.preset(text) if text in PRESETS else lrlab.parse(text)
         except ValueError as error:
             raise ValueError(f"SPEC {text!r}: {error}") from None
         if sched.length is None and args.steps is None:

@@ -606,7 +606,8 @@ def _fit_law(law: str, curves: Sequence[Curve], *, decay: float, maxiter: int, f
             starts += 1
             res = _minimize(stage1, np.maximum(np.array(x0, dtype=np.float64), 0.0), scale1,
                             [(0.0, math.inf)] * 4, 500)
-            if np.all(np.isfinite(res.x)) and math.isfinite(res.fun) and (best1 is None or res.fun < best1[0]):
+            finite = np.all(np.isfinite(res.x)) and math.isfinite(res.fun)
+            if finite and (best1 is None or res.fun < best1[0]):
                 best1 = (float(res.fun), res.x)
         if best1 is None:
             raise LawFitError("multipower law did not fit: no start of the first stage (L0, A, alpha, "

@@ -49,7 +49,8 @@ def _knot_positions(start: int, end: int, knots: int) -> np.ndarray:
     return np.unique(np.round(pos).astype(np.int64))
 
 
-def baselines(peak: float, steps: int, warmup: int, floor: float, warmup_start: float = 0.0) -> dict[str, Any]:
+def baselines(peak: float, steps: int, warmup: int, floor: float,
+              warmup_start: float = 0.0) -> dict[str, Any]:
     """Cosine and WSD (20% 1-sqrt cooldown, Hägele et al. 2024) with the same peak, warmup,
     horizon and floor, as lrlab schedules keyed by name."""
     import lrlab
@@ -72,8 +73,9 @@ def optimize_schedule(fit: LawFit, *, steps: int, peak: float, warmup: int = 0, 
 
 def _optimize(fit: LawFit, *, steps: int, peak: float, warmup: int, floor: float, warmup_start: float,
               knots: int, maxiter: int) -> OptimizedSchedule:
-    import lrlab
     from scipy.optimize import minimize
+
+    import lrlab
 
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 4:
         raise ValueError(f"steps must be an integer >= 4; got {steps!r}")
