@@ -18,7 +18,7 @@ does with CSV curves).
 fitting on the names given with ``--fit`` and predicting the rest.
 
     python benchmarks/bench_laws.py [--sizes 25m,100m,400m] [--laws multipower,tissue]
-                                    [--lr schedule,csv] [--lab DIR --fit a,b,c]
+                                    [--lr schedule,csv] [--lab DIR --fit a,b,c --from-step N]
 """
 
 from __future__ import annotations
@@ -105,14 +105,23 @@ def published(sizes: list[str], laws: list[str], lrs: list[str]) -> None:
                       f"{pct(ev['max_rel_error'])} | {took:.0f} | {shown} |", flush=True)
 
 
-def lab(directory: Path, fit_names: list[str], laws: list[str]) -> None:
+def lab(directory: Path, fit_names: list[str], laws: list[str], from_step: int) -> None:
     files = sorted(p for p in directory.glob("*.csv") if "_train" not in p.stem)
     seeds = sorted({p.stem.rsplit("_s", 1)[1] for p in files})
+    by_name: dict[str, list[Curve]] = {}
+    for p in files:
+        by_name.setdefault(p.stem.rsplit("_s", 1)[0], []).append(read_curve(p).after(from_step))
+    noise = [float(np.mean(np.abs(a.loss - b.loss) / b.loss)) for a, b, *_ in by_name.values()
+             if a.loss is not None and b.loss is not None and a.steps.tolist() == b.steps.tolist()]
+    if noise:
+        print(f"seed-to-seed mean relative difference of the same schedule's curves (from step "
+              f"{from_step}): {pct(float(np.mean(noise)))} (mean over {len(noise)} schedules)\n")
     print("| seed | law | fit on | held out: R^2 | mean rel. error | worst rel. error "
           "| per curve (mean rel. error) |")
     print("| --- | --- | --- | ---: | ---: | ---: | --- |")
     for seed in seeds:
-        curves = {p.stem.rsplit("_s", 1)[0]: read_curve(p) for p in files if p.stem.endswith(f"_s{seed}")}
+        curves = {p.stem.rsplit("_s", 1)[0]: read_curve(p).after(from_step)
+                  for p in files if p.stem.endswith(f"_s{seed}")}
         train = [curves[n] for n in fit_names]
         test = [c for n, c in curves.items() if n not in fit_names]
         for law in laws:
@@ -131,10 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", default="schedule,csv")
     parser.add_argument("--lab", type=Path)
     parser.add_argument("--fit", default="cosine,constant,twostage")
+    parser.add_argument("--from-step", type=int, default=0, help="lab: fit and score losses from this step")
     args = parser.parse_args(argv)
     laws = args.laws.split(",")
     if args.lab:
-        lab(args.lab, args.fit.split(","), laws)
+        lab(args.lab, args.fit.split(","), laws, args.from_step)
     else:
         published(args.sizes.split(","), laws, args.lr.split(","))
     return 0
