@@ -15,7 +15,16 @@ steps: the LR is interpolated and the warmup assumed linear from 0, as ``lrlab p
 does with CSV curves).
 
 ``--lab DIR``: the same for a directory of lab runs (``NAME_sSEED.csv``, ``step,lr,loss``),
-fitting on the names given with ``--fit`` and predicting the rest.
+fitting on the names given with ``--fit`` and predicting the rest. ``--train DIR --spec
+NAME=SPEC ... [--seeds 0,1] [--steps 1000]`` makes such runs with the lab's ``charlm``
+task (validation loss every 25 updates), for example::
+
+    python benchmarks/bench_laws.py --train runs/laws --spec "cosine=warmup(50, cosine(3e-3, 3e-4, 950))" \
+        --spec "constant=warmup(50, constant(3e-3, 950))" \
+        --spec "twostage=piecewise([0, 50, 500, 501, 1000], [0, 3e-3, 3e-3, 9e-4, 9e-4])" \
+        --spec "wsd=wsd(3e-3, 1000, warmup=50)" --spec "linear=warmup(50, linear(3e-3, 0, 950))" \
+        --spec "wsdlin=piecewise([0, 50, 700, 1000], [0, 3e-3, 3e-3, 3e-5])"
+    python benchmarks/bench_laws.py --lab runs/laws --fit cosine,constant,twostage --from-step 100
 
     python benchmarks/bench_laws.py [--sizes 25m,100m,400m] [--laws multipower,tissue]
                                     [--lr schedule,csv] [--lab DIR --fit a,b,c --from-step N]
@@ -133,6 +142,39 @@ def lab(directory: Path, fit_names: list[str], laws: list[str], from_step: int) 
                   f"{pct(ev['mean_rel_error'])} | {pct(ev['max_rel_error'])} | {per} |", flush=True)
 
 
+def _train_one(job: tuple[str, int, int, str, str]) -> str:
+    """One ``charlm`` run; writes ``NAME_sSEED.csv``: the LR of every update and the
+    validation loss after update ``t`` on row ``t`` (blank between evaluations)."""
+    import lrlab
+    from lrlab.lab.tasks import get_task
+
+    name, seed, steps, spec, out = job
+    path = Path(out) / f"{name}_s{seed}.csv"
+    if path.exists():
+        return f"{path} (kept)"
+    result = get_task("charlm").run(lrlab.parse(spec), seed=seed, steps=steps, eval_every=25)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "lr", "loss"])
+        for r in result.history:
+            writer.writerow([r.step, repr(r.lr), "" if r.val_loss is None else repr(r.val_loss)])
+    return str(path)
+
+
+def train(out: Path, specs: list[str], seeds: list[int], steps: int, workers: int) -> None:
+    """Train ``charlm`` under each ``NAME=SPEC`` for each seed (resumable: existing CSVs kept)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for item in specs:
+        name, _, spec = item.partition("=")
+        jobs += [(name, seed, steps, spec, str(out)) for seed in seeds]
+    with ProcessPoolExecutor(workers) as pool:
+        for done in pool.map(_train_one, jobs):
+            print(done, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="25m,100m,400m")
@@ -141,8 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lab", type=Path)
     parser.add_argument("--fit", default="cosine,constant,twostage")
     parser.add_argument("--from-step", type=int, default=0, help="lab: fit and score losses from this step")
+    parser.add_argument("--train", type=Path, help="train charlm runs into this directory")
+    parser.add_argument("--spec", action="append", default=[], metavar="NAME=SPEC")
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     laws = args.laws.split(",")
+    if args.train:
+        train(args.train, args.spec, [int(s) for s in args.seeds.split(",")], args.steps, args.workers)
+        return 0
     if args.lab:
         lab(args.lab, args.fit.split(","), laws, args.from_step)
     else:
