@@ -178,7 +178,6 @@ def test_a_law_fitted_to_its_own_curves_predicts_unseen_schedules(law, params):
     assert held["r2"] > 0.999
 
 
-@pytest.mark.slow
 def test_published_validation_25m_meets_the_target():
     """Fit on cosine_24000, constant_24000, wsdcon_9 (25M) and predict the other six: the
     issue's target is a mean relative error within 1.5x of the paper's 0.110% and R^2 >= 0.995."""
@@ -246,7 +245,7 @@ def test_a_sparse_log_is_interpolated_and_warmed_up_from_zero():
 
 
 def test_fitting_refuses_too_few_points_a_zero_lr_and_an_unknown_law():
-    few = Curve(np.full(10, 1e-3), np.arange(1, 6), np.linspace(3, 2.5, 5))
+    few = Curve(np.linspace(1e-3, 5e-4, 10), np.arange(1, 6), np.linspace(3, 2.5, 5))
     with pytest.raises(ValueError, match="need at least 8 logged losses"):
         fit_law("multipower", [few])
     with pytest.raises(ValueError, match="law must be one of multipower, tissue; got 'power'"):
@@ -255,6 +254,21 @@ def test_fitting_refuses_too_few_points_a_zero_lr_and_an_unknown_law():
         Curve(np.zeros(10), np.arange(1, 6), np.linspace(3, 2.5, 5))
     with pytest.raises(ValueError, match="no losses to fit"):
         fit_law("tissue", [Curve(np.full(10, 1e-3), np.arange(1, 6))])
+
+
+def test_constant_lr_curves_cannot_identify_the_annealing_term():
+    flat = synthetic("tissue", {"L0": 2.5, "A": 0.8, "alpha": 0.5, "C": 0.6}, SYNTH_FIT[1])
+    with pytest.raises(ValueError, match="LR never changes after warmup"):
+        fit_law("multipower", [flat, flat])
+
+
+def test_after_drops_early_losses_and_keeps_the_lrs():
+    c = synthetic("tissue", {"L0": 2.5, "A": 0.8, "alpha": 0.5, "C": 0.6}, SYNTH_FIT[0])
+    late = c.after(500)
+    assert late.steps[0] == 500 and np.array_equal(late.lrs, c.lrs)
+    assert late.loss.tolist() == c.loss[c.steps >= 500].tolist()
+    with pytest.raises(ValueError, match="no logged loss at or after step 5000"):
+        c.after(5000)
 
 
 # --- the command line -------------------------------------------------------------------------

@@ -478,6 +478,13 @@ def _check_curves(curves: Sequence[Curve], law: str) -> None:
             raise ValueError(f"curves must be Curve objects; got {type(c).__name__}")
         if c.loss is None:
             raise ValueError(f"curve {c.name!r} has no losses to fit")
+    def anneals(c: Curve) -> bool:
+        after = c.lrs[c.warmup_end: int(c.steps[-1]) + 1]
+        return bool(np.ptp(after) > 1e-12 * float(after.max()))
+    if not any(anneals(c) for c in curves):
+        raise ValueError(f"cannot fit the {law} law: the LR never changes after warmup in any curve "
+                         f"fitted, so the annealing term is not identified; include a curve whose LR "
+                         f"decays (e.g. cosine or a step down)")
     points = sum(c.steps.size for c in curves)
     need = len(PARAMS[law]) + 1
     if points < need:
