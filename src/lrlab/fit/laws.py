@@ -237,6 +237,10 @@ def read_curve(path: str | Path) -> Curve:
 #: steps are summed in blocks of BLOCK steps (see :func:`_loss_drop`)
 NEAR = 1024
 BLOCK = 64
+WIDE = 1.25
+#: logged points per chunk when predicting; at most this many per curve when fitting
+_ROWS = 256
+MAX_FIT_POINTS = 1000
 
 
 @dataclass(frozen=True)
@@ -262,8 +266,10 @@ def _prepare(curve: Curve, decay: float = TISSUE_DECAY, exact: bool = False) -> 
     of ``BLOCK`` steps, each block one term with its summed gap, at the ``|gap|``-weighted
     mean of ``sum_{i<k} eta_i`` and of ``log eta_k`` (exact for a block holding a single
     change; for a smooth decay the error is second order in ``BLOCK / NEAR``: below 1e-6
-    of the loss on the published curves). ``exact=True`` sums every step (memory grows
-    with steps x logged points: for short curves and tests).
+    of the loss on the published curves). A block whose LRs span more than a factor
+    ``WIDE`` (the first steps of a warmup from 0, the last of a decay to 0) is summed
+    exactly. ``exact=True`` sums every step (memory grows with steps x logged points: for
+    short curves and tests).
     """
     lrs = curve.lrs[: int(curve.steps[-1]) + 1]
     cum = np.cumsum(lrs)
@@ -285,7 +291,10 @@ def _prepare(curve: Curve, decay: float = TISSUE_DECAY, exact: bool = False) -> 
     else:
         m = g
     s2 = np.cumsum(m)[at]
-    near, block = (int(at[-1]) + 1, 1) if exact else (NEAR, BLOCK)
+    # long runs: coarser blocks (and a near window of 16 blocks), so that at most ~4096
+    # blocks lie before any logged point and memory stays bounded
+    block = max(BLOCK, int(at[-1]) // 4096)
+    near, block = (int(at[-1]) + 1, 1) if exact else (max(NEAR, 16 * block), block)
     # far blocks [j * block, (j + 1) * block) lie wholly before first_k(t)
     first_k = np.maximum((at - near + 1) // block * block, 1)
     parts: list[tuple[np.ndarray, ...]] = []
@@ -302,8 +311,22 @@ def _prepare(curve: Curve, decay: float = TISSUE_DECAY, exact: bool = False) -> 
         b_log = (weight * np.where(np.isfinite(le), le, 0.0)).sum(axis=1) / safe
         b_cum = (weight * cum_before[idx]).sum(axis=1) / safe
         b_gap = bg.sum(axis=1)
-        r, j = np.nonzero((np.arange(n_blocks)[None, :] < (first_k // block)[:, None]) & keep[None, :])
+        # a block whose LRs span more than a factor WIDE (the start of a warmup from 0, the
+        # end of a decay to 0) has no good single representative: its steps stay exact
+        changing = bg != 0
+        with np.errstate(invalid="ignore"):
+            hi = np.where(changing, le, -np.inf).max(axis=1)
+            lo = np.where(changing, le, np.inf).min(axis=1)
+        wide = keep & (zero_b | (hi - lo > math.log(WIDE)))
+        far = np.arange(n_blocks)[None, :] < (first_k // block)[:, None]
+        r, j = np.nonzero(far & (keep & ~wide)[None, :])
         parts.append((r, b_gap[j], np.where(zero_b[j], 0.0, b_log[j]), cum[at][r] - b_cum[j], zero_b[j]))
+        if np.any(wide):
+            steps_w = idx[wide][changing[wide]]                 # the steps of the wide blocks
+            r, c = np.nonzero(far[:, wide].repeat(changing[wide].sum(axis=1), axis=1))
+            k = steps_w[c]
+            zk = ~np.isfinite(log_eta[k])
+            parts.append((r, gap[k], np.where(zk, 0.0, log_eta[k]), cum[at][r] - cum_before[k], zk))
     for i in range(n):
         k = np.arange(int(first_k[i]), int(at[i]) + 1)
         k = k[gap[k] != 0]
@@ -436,8 +459,11 @@ class LawFit:
 def predict(fit: LawFit, curve: Curve) -> np.ndarray:
     """The loss the fitted law predicts at each of ``curve.steps``."""
     theta = np.array([fit.params[n] for n in PARAMS[fit.law]], dtype=np.float64)
-    pred, _ = _predict_prepared(fit.law, theta, _prepare(curve, fit.decay))
-    return pred
+    out = np.empty(curve.steps.size)
+    for lo in range(0, curve.steps.size, _ROWS):   # bounded memory on long logs
+        part = Curve(curve.lrs, curve.steps[lo:lo + _ROWS], None, curve.name)
+        out[lo:lo + _ROWS], _ = _predict_prepared(fit.law, theta, _prepare(part, fit.decay))
+    return out
 
 
 def errors(predicted: np.ndarray, observed: np.ndarray) -> dict[str, float]:
@@ -539,18 +565,35 @@ def single_thread_blas() -> Any:
 
 
 def fit_law(law: str, curves: Sequence[Curve], *, decay: float = TISSUE_DECAY, maxiter: int = 2000,
-            full_starts: int = 3, progress: Callable[[str], None] | None = None) -> LawFit:
+            full_starts: int = 3, max_points: int = MAX_FIT_POINTS,
+            progress: Callable[[str], None] | None = None) -> LawFit:
     """Fit ``law`` (``"multipower"`` or ``"tissue"``) to one or more curves.
 
     Minimizes ``sum Huber_{1e-3}(log L_obs - log L_pred)`` over every logged point with
     L-BFGS-B from a grid of starts (see the module docstring). ``full_starts`` is how many
-    of the best grid points of the multi-power law's second stage are refined fully.
-    Raises :class:`LawFitError` when no start gives a finite fit with positive predictions,
+    of the best grid points of the multi-power law's second stage are refined fully. A curve
+    with more than ``max_points`` logged losses is thinned evenly to that many (a loss
+    logged at every step adds cost, not information, to a smooth law). Raises
+    :class:`LawFitError` when no start gives a finite fit with positive predictions,
     ValueError on bad input.
     """
+    _check_curves(curves, law)
+    if not isinstance(max_points, int) or max_points < 10:
+        raise ValueError(f"max_points must be an integer >= 10; got {max_points!r}")
+    curves = [_thin(c, max_points) for c in curves]
     with single_thread_blas():
         return _fit_law(law, curves, decay=decay, maxiter=maxiter, full_starts=full_starts,
                         progress=progress)
+
+
+def _thin(curve: Curve, most: int) -> Curve:
+    """At most ``most`` logged points, evenly spread over the log, the last one kept."""
+    n = curve.steps.size
+    if n <= most:
+        return curve
+    keep = np.unique(np.round(np.linspace(0, n - 1, most)).astype(np.int64))
+    assert curve.loss is not None
+    return Curve(curve.lrs, curve.steps[keep], curve.loss[keep], curve.name)
 
 
 def _fit_law(law: str, curves: Sequence[Curve], *, decay: float, maxiter: int, full_starts: int,
