@@ -258,7 +258,7 @@ class _Prepared:
     zero: np.ndarray        # eta_k = 0: G = 1 there
 
 
-def _prepare(curve: Curve, decay: float = TISSUE_DECAY, exact: bool = False) -> _Prepared:
+def _prepare(curve: Curve, decay: float = TISSUE_DECAY, exact: bool = False, terms: bool = True) -> _Prepared:
     """Precompute the areas and the loss-drop terms of a curve.
 
     The multi-power loss drop ``sum_{k=1}^{t} gap_k G(eta_k^-gamma S_k(t))`` is split at
@@ -298,7 +298,7 @@ def _prepare(curve: Curve, decay: float = TISSUE_DECAY, exact: bool = False) -> 
     # far blocks [j * block, (j + 1) * block) lie wholly before first_k(t)
     first_k = np.maximum((at - near + 1) // block * block, 1)
     parts: list[tuple[np.ndarray, ...]] = []
-    n_blocks = 0 if exact else int(first_k.max()) // block
+    n_blocks = 0 if exact or not terms else int(first_k.max()) // block
     if n_blocks:
         idx = np.arange(n_blocks * block).reshape(n_blocks, block)
         bg = gap[idx]
@@ -327,7 +327,7 @@ def _prepare(curve: Curve, decay: float = TISSUE_DECAY, exact: bool = False) -> 
             k = steps_w[c]
             zk = ~np.isfinite(log_eta[k])
             parts.append((r, gap[k], np.where(zk, 0.0, log_eta[k]), cum[at][r] - cum_before[k], zk))
-    for i in range(n):
+    for i in range(n if terms else 0):
         k = np.arange(int(first_k[i]), int(at[i]) + 1)
         k = k[gap[k] != 0]
         if k.size:
@@ -462,7 +462,8 @@ def predict(fit: LawFit, curve: Curve) -> np.ndarray:
     out = np.empty(curve.steps.size)
     for lo in range(0, curve.steps.size, _ROWS):   # bounded memory on long logs
         part = Curve(curve.lrs, curve.steps[lo:lo + _ROWS], None, curve.name)
-        out[lo:lo + _ROWS], _ = _predict_prepared(fit.law, theta, _prepare(part, fit.decay))
+        prepared = _prepare(part, fit.decay, terms=fit.law == "multipower")
+        out[lo:lo + _ROWS], _ = _predict_prepared(fit.law, theta, prepared)
     return out
 
 
@@ -602,7 +603,7 @@ def _fit_law(law: str, curves: Sequence[Curve], *, decay: float, maxiter: int, f
     if not 0.0 <= decay < 1.0:
         raise ValueError(f"decay must be in [0, 1); got {decay!r}")
     say = progress or (lambda _msg: None)
-    prepared = [_prepare(c, decay) for c in curves]
+    prepared = [_prepare(c, decay, terms=law == "multipower") for c in curves]
     targets = [c.loss for c in curves]
     assert all(t is not None for t in targets)
     ys: list[np.ndarray] = [t for t in targets if t is not None]
