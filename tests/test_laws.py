@@ -342,3 +342,28 @@ def test_a_long_log_of_every_step_fits_and_predicts_in_bounded_memory():
     theta = np.array(list(mp.values()))
     exact, _ = laws._predict_prepared("multipower", theta, laws._prepare(coarse, exact=True))
     np.testing.assert_allclose(fast[::10], exact, rtol=1e-6)
+
+
+def test_a_target_csv_without_losses_is_predicted(tmp_path, capsys):
+    target = tmp_path / "lr_only.csv"
+    target.write_text("\ufeffstep,lr\n" + "".join(f"{t},{v!r}\n" for t, v in
+                                                enumerate(lrlab_values(SYNTH_TEST[0], 1500))))
+    with pytest.raises(ValueError, match="missing column"):
+        read_curve(target)
+    assert main(["predict", "--law", "tissue", "--fit", *tissue_fits(tmp_path), "--target", str(target),
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["r2"] is None and out["prediction"]["step"] == list(range(1, 1500))  # S1(0) = 0
+    want = law_loss("tissue", TISSUE, Curve.from_schedule(SYNTH_TEST[0], range(1, 1500)))
+    np.testing.assert_allclose(out["prediction"]["loss"], want, rtol=1e-3)
+
+
+def test_steps_before_any_lr_are_skipped_by_the_fit_and_refused_by_predict():
+    params = {"L0": 2.5, "A": 0.8, "alpha": 0.5, "C": 0.6}
+    curves = [synthetic("tissue", params, spec, every=25) for spec in SYNTH_FIT]
+    with_zero = [Curve(c.lrs, np.concatenate([[0], c.steps]), np.concatenate([[9.0], c.loss]), c.name)
+                 for c in curves]
+    assert fit_law("tissue", with_zero).params == pytest.approx(fit_law("tissue", curves).params)
+    fit = fit_law("tissue", curves)
+    with pytest.raises(ValueError, match="undefined at step 0"):
+        fit.predict(SYNTH_TEST[0], steps=range(0, 1500, 10))

@@ -170,7 +170,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     is_file = os.path.exists(args.target) or args.target.lower().endswith(".csv")
     if is_file:
-        target = read_curve(args.target)
+        target = read_curve(args.target, need_loss=False)
         if args.steps is not None:
             raise ValueError("--steps is for a schedule target; a CSV target brings its own steps")
     else:
@@ -185,6 +185,11 @@ def _predict(args: argparse.Namespace) -> int:
         every = max(1, steps // 200)
         at = np.unique(np.concatenate([np.arange(every, steps, every), [steps - 1]]))
         target = Curve.from_schedule(sched, at, None, str(sched))
+    if target.loss is None:  # the laws are undefined before any LR has been applied (S1 = 0)
+        area = np.cumsum(target.lrs)[target.steps]
+        if not np.any(area > 0):
+            raise ValueError(f"--target: the LR is 0 over every step of {args.target!r}")
+        target = Curve(target.lrs, target.steps[area > 0], None, target.name)
     fit = _fit(args)
     pred = predict(fit, target)
     if not np.all(np.isfinite(pred)):

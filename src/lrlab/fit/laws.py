@@ -191,9 +191,11 @@ class Curve:
         return int(np.argmax(self.lrs))
 
 
-def read_curve(path: str | Path) -> Curve:
+def read_curve(path: str | Path, need_loss: bool = True) -> Curve:
     """Read a CSV with ``step``, ``lr`` and ``loss`` columns (``loss`` may be blank on rows
-    that log only the LR) into a :class:`Curve` (see :meth:`Curve.from_log`)."""
+    that log only the LR) into a :class:`Curve` (see :meth:`Curve.from_log`). With
+    ``need_loss=False`` a CSV without losses (or without a ``loss`` column) is a curve to
+    predict, at every row."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -203,7 +205,9 @@ def read_curve(path: str | Path) -> Curve:
     rows = [r for r in rows if r and any(c.strip() for c in r)]
     if not rows:
         raise ValueError(f"curve {str(path)!r} is empty; expected a CSV with columns step,lr,loss")
-    header = [c.strip().lower() for c in rows[0]]
+    header = [c.strip().lstrip("\ufeff").strip().lower() for c in rows[0]]
+    if not need_loss and "loss" not in header:
+        header.append("loss")
     missing = [c for c in ("step", "lr", "loss") if c not in header]
     if missing:
         raise ValueError(f"curve {str(path)!r}: missing column(s) {', '.join(missing)}; expected a "
@@ -228,6 +232,8 @@ def read_curve(path: str | Path) -> Curve:
         losses.append(num(i_loss, "loss", blank_ok=True))
     if len(steps) < 2:
         raise ValueError(f"curve {str(path)!r}: need at least 2 rows of data; got {len(steps)}")
+    if not need_loss and all(v is None for v in losses):
+        return Curve.from_log(steps, lrs, None, name=path.stem)  # type: ignore[arg-type]
     return Curve.from_log(steps, lrs, losses, name=path.stem)  # type: ignore[arg-type]
 
 
@@ -459,6 +465,10 @@ class LawFit:
 def predict(fit: LawFit, curve: Curve) -> np.ndarray:
     """The loss the fitted law predicts at each of ``curve.steps``."""
     theta = np.array([fit.params[n] for n in PARAMS[fit.law]], dtype=np.float64)
+    if np.cumsum(curve.lrs)[curve.steps[0]] <= 0:
+        raise ValueError(f"curve {curve.name!r}: the laws are undefined at step {int(curve.steps[0])}, "
+                         f"before any LR has been applied (S1 = 0); predict from the first step "
+                         f"with a positive LR")
     out = np.empty(curve.steps.size)
     for lo in range(0, curve.steps.size, _ROWS):   # bounded memory on long logs
         part = Curve(curve.lrs, curve.steps[lo:lo + _ROWS], None, curve.name)
@@ -581,10 +591,16 @@ def fit_law(law: str, curves: Sequence[Curve], *, decay: float = TISSUE_DECAY, m
     _check_curves(curves, law)
     if not isinstance(max_points, int) or max_points < 10:
         raise ValueError(f"max_points must be an integer >= 10; got {max_points!r}")
-    curves = [_thin(c, max_points) for c in curves]
+    curves = [_thin(_applied(c), max_points) for c in curves]
     with single_thread_blas():
         return _fit_law(law, curves, decay=decay, maxiter=maxiter, full_starts=full_starts,
                         progress=progress)
+
+
+def _applied(curve: Curve) -> Curve:
+    """Drop logged losses before any LR has been applied (S1 = 0: the laws say nothing)."""
+    area = np.cumsum(curve.lrs)[curve.steps]
+    return curve if area[0] > 0 else curve.after(int(curve.steps[np.argmax(area > 0)]))
 
 
 def _thin(curve: Curve, most: int) -> Curve:
