@@ -1,12 +1,14 @@
 """The laws' commands: ``lrlab predict``, ``lrlab optimize`` and ``lrlab bound``.
 
     lrlab predict --law multipower|tissue --fit CURVE [CURVE ...] --target CURVE_OR_SPEC
-                  [--steps N] [--json] [-o FILE.png]
-    lrlab optimize --law multipower|tissue --fit CURVE [CURVE ...] [--steps N] [--peak LR]
-                   [--warmup W] [--floor LR] [--json] [-o FILE.png]
+                  [--from-step N] [--steps N] [--json] [-o FILE.png]
+    lrlab optimize --law multipower|tissue --fit CURVE [CURVE ...] [--from-step N] [--steps N]
+                   [--peak LR] [--warmup W] [--floor LR] [--json] [-o FILE.png]
     lrlab bound SPEC [SPEC ...] [--steps N] [--tuned-peak LR] [--json]
 
-A CURVE is a CSV with ``step,lr,loss`` columns (see ``docs/laws.md``). JSON keys:
+A CURVE is a CSV with ``step,lr,loss`` columns (see ``docs/laws.md``); a target CSV
+may have no losses (then it is predicted, not scored). Progress goes to stderr. Errors
+(bad files, a law that does not fit) exit with status 2. JSON keys:
 
 * ``predict``: ``law``, ``params`` (name -> value), ``fit`` (``r2``, ``mean_rel_error``,
   ``max_rel_error`` on the curves fitted, ``objective``, ``converged``), ``target``,
