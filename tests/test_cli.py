@@ -295,3 +295,26 @@ def test_a_misspelled_family_name_suggests_the_family(capsys):
     message = fail(capsys, "show", "cosin")
     assert "did you mean the family 'cosine'" in message and "cosine(...)" in message
     assert "did you mean 'gpt3-125m'" in fail(capsys, "show", "gpt3-125")
+
+
+def test_every_command_defined_elsewhere_is_listed_with_its_module():
+    import argparse
+    import importlib
+
+    from lrlab.cli import ELSEWHERE
+
+    for module in set(m for m, _ in ELSEWHERE.values()):
+        commands = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).add_commands(commands)
+        assert set(commands.choices) == {n for n, (m, _) in ELSEWHERE.items() if m == module}, module
+
+
+def test_lrlab_at_imports_no_other_command_module():
+    import subprocess
+    import sys
+
+    code = ("import sys; from lrlab.cli import main; main(['at', 'cosine(1.0, 0.0, 100)', '50']); "
+            "print(sorted(m for m in sys.modules if m.startswith(('lrlab.lab', 'lrlab.web', 'lrlab.viz', "
+            "'lrlab.fit', 'lrlab.exporters', 'lrlab.cli_', 'lrlab.torch', 'torch', 'matplotlib'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -40,6 +40,7 @@ FRAGMENTS = {
     "docs/torch.md": "fragments of a training loop (model, data, checkpoint are the reader's)",
     "docs/finder.md": "fragments of a training set-up (model, optimizer, loader are the reader's)",
     "docs/guard.md": "fragments of a training loop (model, optimizer, batches are the reader's)",
+    "docs/laws.md": "the reader's CSV curves, and fits of several seconds (tests/test_laws.py runs them)",
 }
 
 

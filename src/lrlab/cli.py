@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import importlib
 import json
 import math
 import os
@@ -401,7 +402,9 @@ def _presets(args: argparse.Namespace) -> int:
 # --- the parser -------------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command-line parser: every command (``only`` None), or the built-in ones and
+    ``only`` in full, the others by name (a faster start)."""
     parser = _Parser(
         prog="lrlab",
         description="Learning-rate schedules: show one, evaluate it at steps, list the presets, "
@@ -468,22 +471,40 @@ def _parser() -> argparse.ArgumentParser:
     presets.add_argument("--json", action="store_true", help="print JSON instead of a table")
     presets.set_defaults(run=_presets)
 
-    from lrlab.lab.cli import add_commands
-
-    add_commands(commands)
-    from lrlab.web.cli_web import add_commands as add_web_commands
-
-    add_web_commands(commands)
-    from lrlab.viz.cli_viz import add_commands as add_viz_commands
-
-    add_viz_commands(commands)
-    from lrlab.cli_recommend import add_commands as add_recommend_commands
-
-    add_recommend_commands(commands)
-    from lrlab.cli_find import add_commands as add_find_commands
-
-    add_find_commands(commands)
+    _add_elsewhere(commands, only)
     return parser
+
+
+#: commands defined in other modules: name -> (module with ``add_commands``, one-line help).
+#: ``lrlab COMMAND`` imports only COMMAND's module (so ``lrlab at`` starts without the lab, the
+#: web server or matplotlib); the others are listed by name and help, for --help and errors.
+ELSEWHERE: dict[str, tuple[str, str]] = {
+    "tasks": ("lrlab.lab.cli", "list the built-in tasks and their options"),
+    "compare": ("lrlab.lab.cli", "train with each schedule and compare (paired over seeds)"),
+    "sensitivity": ("lrlab.lab.cli", "train at a grid of constant LRs: the loss against the LR"),
+    "sweep": ("lrlab.lab.cli", "train a schedule template over a grid of its parameters"),
+    "plot": ("lrlab.viz.cli_viz", "draw schedules to PNG, SVG or PDF"),
+    "export": ("lrlab.viz.cli_viz", "print a runnable snippet for torch, transformers, optax, keras or timm"),
+    "designer": ("lrlab.web.cli_web", "the interactive designer page, served locally"),
+    "recommend": ("lrlab.cli_recommend", "a schedule for your run, each choice with its reason"),
+    "find": ("lrlab.cli_find", "the LR range test on a task: suggested peaks"),
+    "predict": ("lrlab.fit.cli_laws", "fit a loss-curve law to curves and predict another schedule's curve"),
+    "optimize": ("lrlab.fit.cli_laws", "the schedule a fitted law predicts to end lowest"),
+    "bound": ("lrlab.fit.cli_laws", "the convex bound of schedules, its best peak LR, and peak transfer"),
+}
+
+
+def _add_elsewhere(commands: Any, only: str | None) -> None:
+    """Register the commands of :data:`ELSEWHERE`: all of them (``only`` None), or only the
+    module that defines ``only``, the others as names with their help."""
+    modules = list(dict.fromkeys(module for module, _ in ELSEWHERE.values()))
+    if only is not None:
+        modules = [ELSEWHERE[only][0]] if only in ELSEWHERE else []
+    for module in modules:
+        importlib.import_module(module).add_commands(commands)
+    for name, (_, help_text) in ELSEWHERE.items():
+        if name not in commands.choices:
+            commands.add_parser(name, help=help_text, add_help=False)
 
 
 _fail = fail
@@ -499,7 +520,9 @@ def _commands(parser: argparse.ArgumentParser) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
-    parser = _parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    parser = _parser(command if command in ELSEWHERE else "")
     if not _unicode_ok() and hasattr(sys.stdout, "reconfigure"):
         # a citation with a non-ASCII name must not crash an ASCII terminal
         sys.stdout.reconfigure(errors="replace")

@@ -44,6 +44,7 @@ class Join(Schedule):
     family: ClassVar[str] = "join"
     parts: tuple[Schedule, ...] = schedules()
     _starts: tuple[float, ...] = param.cached()
+    _ends: tuple[float, ...] = param.cached()
     _length: float | None = param.cached()
     _final: float = param.cached()
 
@@ -74,6 +75,7 @@ class Join(Schedule):
                 )
             starts.append(starts[-1] + part.length)
         self._set("_starts", tuple(starts))
+        self._set("_ends", tuple(starts[1:]))
         last = self.parts[-1]
         if last.length is not None:
             # from its end on, the join holds its last piece's final value exactly (t - start
@@ -100,7 +102,7 @@ class Join(Schedule):
         return tuple(sorted(set(marks)))
 
     def _eval(self, t: Any, xp: Any) -> Any:
-        out = xp.switch(xp.search(self._starts[1:], t), self.parts, t, self._starts)
+        out = xp.switch(xp.search(self._ends, t), self.parts, t, self._starts)
         if self._length is None:
             return out
         return xp.where(t >= self._length, self._final, out)

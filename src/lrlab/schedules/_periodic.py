@@ -29,6 +29,8 @@ def cycle_start(k: Any, period: float, mult: float, whole: bool, xp: Any) -> Any
     rounding of the formula (< 40 eps for any start below 2^53), far below a real offset.
     ``whole`` (a whole period and multiplier: every start is a whole step) rounds always.
     """
+    if mult == 1.0 and whole:
+        return k * period  # a whole number of whole periods: exact, nothing to round
     if mult == 1.0:
         start = k * period
     else:

@@ -150,7 +150,8 @@ class Tracer:
         self.indent = 1
         self.globals: dict[str, Any] = {
             "_cos": SCALAR.cos, "_sqrt": SCALAR.sqrt, "_npexp": np.exp, "_nplog": np.log, "_float": float,
-            "_floor": scalar_floor_left if left else SCALAR.floor,
+            "_floor": scalar_floor_left if left else SCALAR.floor, "_mfloor": math.floor,
+            "_mceil": math.ceil,
             "_bisect": bisect.bisect_left if left else bisect.bisect_right, "_inf": math.inf,
         }
         self.counter = itertools.count()
@@ -239,7 +240,13 @@ class Tracer:
         return self.assign(f"_float(_nplog({x.code}))")
 
     def floor(self, x: Any) -> Any:
-        return self._call("_floor", x, self.globals["_floor"])
+        """``math.floor`` inline (an int, which computes as its float does below 2^52; past
+        it every float is whole); from the left, ``ceil - 1``."""
+        if not isinstance(x, Sym):
+            return self.globals["_floor"](x)
+        whole = "_mceil({x}) - 1" if self.left else "_mfloor({x})"
+        return self.assign(f"({whole.format(x=x.code)} if -4503599627370496.0 < {x.code} < "
+                           f"4503599627370496.0 else {x.code})")
 
     def power(self, base: Any, exponent: Any) -> Any:
         """``exp(exponent * log(base))`` as the numpy namespace computes it (a constant base
