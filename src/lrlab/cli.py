@@ -464,9 +464,11 @@ def _parser() -> argparse.ArgumentParser:
     presets.add_argument("--json", action="store_true", help="print JSON instead of a table")
     presets.set_defaults(run=_presets)
 
+    from lrlab.fit.cli_identify import add_commands as add_identify_commands
     from lrlab.lab.cli import add_commands
 
     add_commands(commands)
+    add_identify_commands(commands)
     return parser
 
 

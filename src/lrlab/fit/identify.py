@@ -1,0 +1,1324 @@
+"""Identify a schedule from a logged learning-rate series, or from a few observed points.
+
+``identify(log)`` answers "which schedule made this log?": it reads the log (CSV, JSON
+lines, TensorBoard; see :mod:`lrlab.fit.logs`), finds its structure (warmup, the peak, a
+plateau, jumps down = step milestones, jumps up = restarts, a flat end = the horizon
+reached), fits every family that structure allows with ``scipy.optimize.least_squares``
+from starts read off the data, rounds lengths to whole steps and parameters to the
+shortest decimals that fit as well, and ranks the families by the Bayesian information
+criterion. The answer is an lrlab schedule (its text form is a spec ``lrlab at`` accepts)
+with its residual, a confidence, the runner-up families and the LR at the end of training;
+when the log stops before the schedule ends, the horizon comes with an interval.
+
+``identify(points=[(step, lr), ...], peak=..., total=...)`` answers the lesson's question
+("0.30 at step 107,319 of 130,000 from a peak of 0.47: which schedule?"): every family
+with as many unknowns as the observations pin down, solved, each with its LR at the end
+of training, and whether the data can decide between them.
+
+Errors are measured relative to the logged LR, with a floor of ``1e-3 * peak`` so that
+an LR of 0 (a warmup from 0, a decay to 0) does not divide by zero:
+``e_i = (fit_i - lr_i) / max(|lr_i|, 1e-3 * peak)``. ``residual`` is the root mean square
+of ``e_i``, ``max_error`` the largest ``|e_i|``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import lrlab
+from lrlab.schedules import Schedule
+
+from .logs import LRLog, from_arrays, read_log
+
+#: errors are relative to max(|lr|, FLOOR * peak)
+FLOOR = 1e-3
+#: the noise level below which a fit counts as exact (float64 rounding in the peers' formulas)
+EXACT = 1e-9
+#: at most this many points are fitted (the rest are used to measure the residual)
+MAX_FIT_POINTS = 3000
+#: points used to search every family; the best REFINED families are refitted on all
+SEARCH_POINTS = 500
+REFINED = 5
+#: at most this many points measure the residual of the final candidates
+MAX_CHECK_POINTS = 400_000
+#: a confidence below this says the data cannot decide between the top families
+DECIDE = 0.75
+#: decay shapes tried for warmup + decay and WSD
+DECAY_SHAPES = ("linear", "cosine", "one_minus_sqrt", "one_minus_square", "polynomial", "geometric")
+
+
+# ------------------------------------------------------------------------------------------
+# results
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One family fitted to the log: its schedule, text form and errors."""
+
+    family: str
+    spec: str
+    schedule: Schedule
+    residual: float
+    max_error: float
+    n_params: int
+    bic: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"spec": self.spec, "family": self.family, "residual": self.residual,
+                "max_error": self.max_error}
+
+
+@dataclass(frozen=True)
+class Identification:
+    """What :func:`identify` found in a log.
+
+    ``spec`` is the text form of ``schedule`` (``lrlab.parse(spec)`` rebuilds it);
+    ``residual`` and ``max_error`` compare it with every logged point (see the module
+    docstring); ``confidence`` is the Bayesian-information-criterion weight of ``family``
+    among the families fitted; ``decided`` is False, with ``reason``, when the data cannot
+    decide (a constant LR, no decay yet, families that fit equally well). ``end_step`` is
+    the end of training (``total`` if given, else the schedule's own end; None if it never
+    ends) and ``end_lr`` the LR there. ``horizon`` is the step where the schedule reaches
+    its final value, with ``horizon_interval`` (about 95%) when the log stops before it.
+    """
+
+    spec: str
+    family: str
+    schedule: Schedule
+    residual: float
+    max_error: float
+    confidence: float
+    decided: bool
+    reason: str | None
+    runner_up: tuple[Candidate, ...]
+    end_step: float | None
+    end_lr: float | None
+    horizon: float | None
+    horizon_interval: tuple[float, float] | None
+    truncated: bool
+    points: int
+    fitted_points: int
+    source: str
+    notes: tuple[str, ...] = field(default=())
+    log: LRLog | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``spec``, ``family``, ``residual``, ``runner_up`` (a list of
+        ``{spec, family, residual, max_error}``) and the rest of the fields."""
+        return {
+            "spec": self.spec, "family": self.family, "residual": self.residual,
+            "max_error": self.max_error, "confidence": self.confidence, "decided": self.decided,
+            "reason": self.reason, "runner_up": [c.to_dict() for c in self.runner_up],
+            "end_step": self.end_step, "end_lr": self.end_lr, "horizon": self.horizon,
+            "horizon_interval": None if self.horizon_interval is None else list(self.horizon_interval),
+            "truncated": self.truncated, "points": self.points, "fitted_points": self.fitted_points,
+            "source": self.source, "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One family consistent (or not) with observed points: see :func:`explain`."""
+
+    family: str
+    description: str
+    spec: str | None
+    schedule: Schedule | None
+    end_lr: float | None
+    max_error: float | None
+    consistent: bool
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, "description": self.description, "spec": self.spec,
+                "end_lr": self.end_lr, "max_error": self.max_error, "consistent": self.consistent,
+                "note": self.note}
+
+
+@dataclass(frozen=True)
+class PartialIdentification:
+    """What :func:`explain` found: the families consistent with the observations.
+
+    ``decided`` is True only when a single family is consistent; ``reason`` says why the
+    data cannot decide otherwise. ``end_lr_range`` spans the consistent families' LRs at
+    the end of training, and ``next_step`` is the step where they disagree most (the most
+    useful point to look at next in the log).
+    """
+
+    points: tuple[tuple[float, float], ...]
+    peak: float | None
+    total: float
+    warmup: float
+    candidates: tuple[Explanation, ...]
+    decided: bool
+    reason: str
+    end_lr_range: tuple[float, float] | None
+    next_step: int | None
+
+    @property
+    def consistent(self) -> tuple[Explanation, ...]:
+        return tuple(c for c in self.candidates if c.consistent)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "points": [list(p) for p in self.points], "peak": self.peak, "total": self.total,
+            "warmup": self.warmup, "decided": self.decided, "reason": self.reason,
+            "end_lr_range": None if self.end_lr_range is None else list(self.end_lr_range),
+            "next_step": self.next_step,
+            "candidates": [c.to_dict() for c in self.candidates],
+        }
+
+
+# ------------------------------------------------------------------------------------------
+# the data and its structure
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Data:
+    t: np.ndarray          # fitted steps
+    y: np.ndarray          # fitted LRs
+    w: np.ndarray          # 1 / max(|y|, FLOOR * peak)
+    t_check: np.ndarray    # steps the residual is measured on
+    y_check: np.ndarray
+    peak: float
+    noise: float           # robust relative noise level of the log
+    tol: float             # relative tolerance for "equal" (noise + rounding)
+    warmup: bool           # the LR rises to its peak
+    ramp_end: float        # first step at the peak
+    plateau_end: float     # last step at the peak
+    plateau_points: int
+    start_factor: float    # extrapolated LR at step 0 / peak
+    jumps_down: list[float]
+    jumps_up: list[float]
+    ends_flat: bool        # the last points hold one value below the peak
+    decays: bool           # the LR falls below the peak after it
+    first: float
+    last: float
+    spacing: float         # median step between logged points
+    total: float | None
+
+
+def _weights(y: np.ndarray, peak: float) -> np.ndarray:
+    return 1.0 / np.maximum(np.abs(y), FLOOR * peak)
+
+
+def _noise(y: np.ndarray) -> float:
+    """Robust relative noise level: the MAD of second differences of relative steps
+    (a smooth curve's steps change slowly; noise makes them alternate)."""
+    if y.size < 5:
+        return 0.0
+    scale = np.maximum(np.maximum(np.abs(y[:-1]), np.abs(y[1:])), 1e-300)
+    d = (y[1:] - y[:-1]) / scale
+    dd = np.diff(d)
+    return float(1.4826 * np.median(np.abs(dd - np.median(dd))) / math.sqrt(6.0))
+
+
+def _jumps(t: np.ndarray, y: np.ndarray, peak: float, noise: float) -> tuple[list[float], list[float]]:
+    """Steps where the LR jumps (the first step of the new level), down and up.
+
+    A jump is a change between neighbouring points at least 4 times larger than the
+    changes beside it and well above the noise, relative either to the local LR or to
+    the peak (a restart from a floor of 0 is large only relative to the peak).
+    """
+    if y.size < 3:
+        return [], []
+    down: list[float] = []
+    up: list[float] = []
+    diff = y[1:] - y[:-1]
+    for scale, sigma in (
+        (np.maximum(np.maximum(np.abs(y[:-1]), np.abs(y[1:])), 1e-300), noise),
+        (np.full(diff.shape, peak), noise),
+    ):
+        d = diff / scale
+        a = np.abs(d)
+        left = np.concatenate([[0.0], a[:-1]])
+        right = np.concatenate([a[1:], [0.0]])
+        hit = (a > 4.0 * np.maximum(left, right)) & (a > 10.0 * sigma) & (a > 1e-6)
+        for i in np.flatnonzero(hit):
+            target = up if d[i] > 0 else down
+            step = float(t[i + 1])
+            if step not in target:
+                target.append(step)
+    return sorted(down), sorted(up)
+
+
+def _subsample(t: np.ndarray, y: np.ndarray, keep_steps: Iterable[float], limit: int) -> np.ndarray:
+    """Indices of at most about ``limit`` points: evenly spread, plus the two points on
+    each side of every jump (so milestones and restarts stay exact)."""
+    n = t.size
+    if n <= limit:
+        return np.arange(n)
+    index = set(np.linspace(0, n - 1, limit).round().astype(int).tolist())
+    positions = np.searchsorted(t, list(keep_steps))
+    for p in positions:
+        for q in range(int(p) - 2, int(p) + 2):
+            if 0 <= q < n:
+                index.add(q)
+    return np.array(sorted(index))
+
+
+def _analyse(log: LRLog, total: float | None) -> tuple[_Data, list[str]]:
+    t_all, y_all = log.steps, log.lrs
+    notes: list[str] = []
+    peak = float(y_all.max())
+    noise = _noise(y_all)
+    tol = max(EXACT, 4.0 * noise)
+    down, up = _jumps(t_all, y_all, peak, noise)
+    near = np.flatnonzero(y_all >= peak * (1.0 - max(tol, 1e-12)))
+    i_first, i_last = int(near[0]), int(near[-1])
+    # contiguous plateau from the first peak point
+    plateau = i_first
+    while plateau + 1 < y_all.size and y_all[plateau + 1] >= peak * (1.0 - max(tol, 1e-12)):
+        plateau += 1
+    warm = i_first > 0 and y_all[0] < peak * (1.0 - 10.0 * tol)
+    start_factor = 0.0
+    ramp_end = float(t_all[i_first])
+    if warm:
+        t0, t1, y0, y1 = t_all[0], t_all[1], y_all[0], y_all[1]
+        slope = (y1 - y0) / (t1 - t0) if t1 > t0 else 0.0
+        intercept = y0 - slope * t0
+        start_factor = float(min(max(intercept / peak, 0.0), 1.0))
+        if slope > 0:
+            ramp_end = float(min(max((peak - intercept) / slope, t_all[i_first - 1] + 1e-9), t_all[i_first]))
+    tail = y_all[-min(3, y_all.size):]
+    ends_flat = bool(y_all.size >= 4 and np.ptp(tail) <= tol * max(float(tail.max()), 1e-300)
+                     and tail[-1] < peak * (1 - tol))
+    decays = bool(y_all[i_last:].min() < peak * (1.0 - 10.0 * tol)) or bool(down)
+    marks = [*down, *up, float(t_all[i_first]), float(t_all[plateau])]
+    keep = _subsample(t_all, y_all, marks, MAX_FIT_POINTS)
+    if keep.size < t_all.size:
+        notes.append(f"fitted on {keep.size} of {t_all.size} points (evenly spread, plus the points "
+                     "around every jump); the residual is measured on "
+                     + ("all points" if t_all.size <= MAX_CHECK_POINTS else f"{MAX_CHECK_POINTS} points"))
+    check = _subsample(t_all, y_all, [*down, *up], MAX_CHECK_POINTS)
+    t, y = t_all[keep], y_all[keep]
+    spacing = float(np.median(np.diff(t_all))) if t_all.size > 1 else 1.0
+    data = _Data(
+        t=t, y=y, w=_weights(y, peak), t_check=t_all[check], y_check=y_all[check], peak=peak,
+        noise=noise, tol=tol, warmup=bool(warm), ramp_end=ramp_end, plateau_end=float(t_all[plateau]),
+        plateau_points=plateau - i_first + 1, start_factor=start_factor, jumps_down=down,
+        jumps_up=[u for u in up if u > t_all[i_first]], ends_flat=ends_flat, decays=decays,
+        first=float(t_all[0]), last=float(t_all[-1]), spacing=spacing, total=total,
+    )
+    return data, notes
+
+
+# ------------------------------------------------------------------------------------------
+# families as fittable models
+# ------------------------------------------------------------------------------------------
+
+_Values = dict[str, float]
+
+
+@dataclass
+class _Model:
+    """A family with named parameters: ``build`` turns values into an lrlab schedule.
+
+    ``kinds`` says how each parameter is snapped: ``length`` (whole steps), ``lr``,
+    ``factor``/``rate``/``power`` (short decimals). ``bounds`` and ``starts`` are read off
+    the data. ``structural`` counts parameters fixed from the structure (milestones,
+    restarts) for the information criterion.
+    """
+
+    family: str
+    kinds: dict[str, str]
+    bounds: dict[str, tuple[float, float]]
+    starts: list[_Values]
+    build: Callable[[_Values], Schedule]
+    label: Callable[[_Values], str] | None = None
+    horizon_param: str | None = None
+    structural: int = 0
+    conventions: Callable[[_Values], dict[str, list[float]]] | None = None
+
+    def name(self, v: _Values) -> str:
+        return self.label(v) if self.label else self.family
+
+
+def _phase(shape: str, start: float, end: float, steps: float, power: float = 1.0) -> Schedule:
+    if shape == "polynomial":
+        return lrlab.polynomial(start, end, steps, power=power)
+    return getattr(lrlab, shape)(start, end, steps)
+
+
+def _whole(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else x
+
+
+def _with_warmup(core: Schedule, v: _Values) -> Schedule:
+    ramp = v.get("ramp", 0.0)
+    hold = v.get("hold", 0.0)
+    if ramp <= 1e-9 and hold <= 1e-9:
+        return core
+    if ramp <= 1e-9:
+        return lrlab.join(lrlab.constant(core(0), _whole(hold)), core)
+    if hold > 1e-9:
+        return lrlab.warmup(_whole(ramp + hold), core, start_factor=v.get("start_factor", 0.0),
+                            ramp=_whole(ramp))
+    return lrlab.warmup(_whole(ramp), core, start_factor=v.get("start_factor", 0.0))
+
+
+def _warmup_params(d: _Data, kinds: dict[str, str], bounds: dict[str, tuple[float, float]],
+                   start: _Values) -> None:
+    if not d.warmup:
+        return
+    kinds.update(ramp="length", start_factor="factor")
+    bounds["ramp"] = (max(d.first, 1e-6), max(d.plateau_end, d.first + 1.0))
+    bounds["start_factor"] = (0.0, 1.0)
+    start.update(ramp=d.ramp_end, start_factor=d.start_factor)
+
+
+def _warmup_conventions(v: _Values) -> dict[str, list[float]]:
+    """transformers (0), build-nanogpt (1/W with ramp W-1), nanoGPT (1/(W+1))."""
+    ramp = round(v.get("ramp", 0.0))
+    out = [0.0]
+    if ramp >= 1:
+        out += [1.0 / (ramp + 1), 1.0 / ramp, 1.0 / (ramp + v.get("hold", 0.0) or 1.0)]
+    return {"start_factor": out}
+
+
+def _phase_model(d: _Data, shape: str, hold: bool) -> _Model:
+    """Warmup (optional), a hold at the peak (WSD's stable phase; build-nanogpt's one
+    step), then one decay phase of ``shape`` to a floor, held after."""
+    P = d.peak
+    kinds = {"peak": "lr", "floor": "lr", "decay": "length"}
+    low_floor = 1e-12 * P if shape == "geometric" else 0.0
+    span = max(d.last - d.first, 1.0)
+    bounds: dict[str, tuple[float, float]] = {
+        "peak": (0.5 * P, 1.5 * P), "floor": (low_floor, P), "decay": (1e-3 * span, 1e3 * span),
+    }
+    base: _Values = {"peak": P}
+    _warmup_params(d, kinds, bounds, base)
+    decay_start = d.ramp_end if d.warmup else d.first
+    if hold:
+        kinds["hold"] = "length"
+        bounds["hold"] = (0.0, 2.0 * span)
+        base["hold"] = max(d.plateau_end - (d.ramp_end if d.warmup else 0.0), 0.0)
+        decay_start = d.plateau_end
+    if shape == "polynomial":
+        kinds["power"] = "power"
+        bounds["power"] = (0.05, 20.0)
+        base["power"] = 2.0
+    seen = max(d.last - decay_start, 1.0)
+    y_end = float(d.y[-1])
+    floors = [min(y_end, 0.999 * P), max(low_floor, 0.0)] if not d.ends_flat else [y_end]
+    if d.ends_flat:
+        reach = d.t[np.flatnonzero(np.abs(d.y - y_end) <= d.tol * max(y_end, 1e-300) + 1e-300)[0]]
+        lengths = [max(reach - decay_start, 1.0)]
+    elif d.total is not None and d.total > decay_start:
+        lengths = [d.total - decay_start, seen * 1.2]
+    else:
+        lengths = [seen * 1.05, seen * 1.5, seen * 3.0]
+    starts = [{**base, "floor": max(f, low_floor), "decay": L} for f in floors for L in lengths]
+
+    def build(v: _Values) -> Schedule:
+        power = v.get("power", 1.0)
+        if hold and v.get("hold", 0.0) >= _WSD_HOLD(v) and shape != "polynomial":
+            warm = v.get("ramp", 0.0)
+            return lrlab.wsd(v["peak"], _whole(warm + v["hold"] + v["decay"]), warmup=_whole(warm),
+                             cooldown=_whole(v["decay"]), shape=shape, floor=v["floor"],
+                             start=v.get("start_factor", 0.0) * v["peak"])
+        return _with_warmup(_phase(shape, v["peak"], v["floor"], _whole(v["decay"]), power), v)
+
+    def label(v: _Values) -> str:
+        if hold and v.get("hold", 0.0) >= _WSD_HOLD(v):
+            return "wsd"
+        return shape
+
+    return _Model(shape if not hold else "wsd", kinds, bounds, starts, build, label, "decay",
+                  conventions=_warmup_conventions)
+
+
+def _WSD_HOLD(v: _Values) -> float:
+    """A hold of at least 2 steps and 5% of the run makes a WSD (else a peak held a step
+    or two, as build-nanogpt's warmup does)."""
+    return max(2.0, 0.05 * (v.get("ramp", 0.0) + v.get("hold", 0.0) + v.get("decay", 0.0)))
+
+
+def _onecycle_model(d: _Data, anneal: str) -> _Model:
+    P = d.peak
+    y0 = max(float(d.y[0]), 1e-12 * P)
+    div0 = P / y0
+    y_min = max(float(d.y[-1]), 1e-300)
+    n = d.last + 1.0
+    Ts = [n] if d.total is None else [d.total]
+    if d.total is None and not d.ends_flat:
+        Ts += [1.3 * n, 2.0 * n]
+    fd0 = min(max((P / div0) / y_min, 1.0), 1e8)
+    starts = [{"peak": P, "steps": T, "pct_start": min(max((d.ramp_end + 1.0) / T, 0.01), 0.98),
+               "div": div0, "final_div": f} for T in Ts for f in {fd0, 1e4}]
+    bounds = {"peak": (0.5 * P, 1.5 * P), "steps": (max(d.ramp_end + 2.0, 3.0), 1e3 * n),
+              "pct_start": (1e-3, 0.999), "div": (1.0 + 1e-9, 1e7), "final_div": (1.0 + 1e-9, 1e9)}
+    kinds = {"peak": "lr", "steps": "length", "pct_start": "factor", "div": "rate", "final_div": "rate"}
+
+    def build(v: _Values) -> Schedule:
+        return lrlab.onecycle(v["peak"], _whole(v["steps"]), pct_start=v["pct_start"], div=v["div"],
+                              final_div=v["final_div"], anneal=anneal)
+
+    return _Model("onecycle", kinds, bounds, starts, build, None, "steps")
+
+
+def _levels(d: _Data, marks: Sequence[float]) -> list[float]:
+    edges = [d.ramp_end if d.warmup else d.first, *marks, math.inf]
+    out = []
+    for a, b in itertools.pairwise(edges):
+        part = d.y[(d.t >= a) & (d.t < b)]
+        out.append(float(np.median(part)) if part.size else math.nan)
+    return out
+
+
+def _multistep_model(d: _Data, free_levels: bool) -> _Model:
+    P = d.peak
+    marks = list(d.jumps_down)
+    levels = _levels(d, marks)
+    ratios = [b / a for a, b in itertools.pairwise(levels) if a > 0 and b > 0 and math.isfinite(a * b)]
+    gamma0 = float(np.exp(np.mean(np.log(ratios)))) if ratios else 0.1
+    kinds: dict[str, str] = {"peak": "lr"}
+    bounds: dict[str, tuple[float, float]] = {"peak": (0.5 * P, 1.5 * P)}
+    start: _Values = {"peak": P}
+    if free_levels:
+        for k, level in enumerate(levels[1:]):
+            kinds[f"factor{k}"] = "factor"
+            bounds[f"factor{k}"] = (1e-12, 2.0)
+            guess = level / P if math.isfinite(level) else gamma0 ** (k + 1)
+            start[f"factor{k}"] = min(max(guess, 1e-9), 1.5)
+    else:
+        kinds["gamma"] = "factor"
+        bounds["gamma"] = (1e-9, 1.0)
+        start["gamma"] = min(max(gamma0, 1e-6), 0.999999)
+    _warmup_params(d, kinds, bounds, start)
+
+    def build(v: _Values) -> Schedule:
+        origin = round(v.get("ramp", 0.0)) if d.warmup else 0
+        local = [_whole(m - origin) for m in marks]
+        if free_levels:
+            core: Schedule = lrlab.multistep(v["peak"], local,
+                                             factors=[v[f"factor{k}"] for k in range(len(marks))])
+        elif not d.warmup and all(m == (k + 1) * marks[0] for k, m in enumerate(marks)):
+            core = lrlab.step(v["peak"], v["gamma"], _whole(marks[0]))
+        else:
+            core = lrlab.multistep(v["peak"], local, gamma=v["gamma"])
+        if d.warmup:
+            return lrlab.warmup(origin, core, start_factor=v.get("start_factor", 0.0))
+        return core
+
+    def label(v: _Values) -> str:
+        if not free_levels and not d.warmup and all(m == (k + 1) * marks[0] for k, m in enumerate(marks)):
+            return "step"
+        return "multistep"
+
+    return _Model("multistep", kinds, bounds, [start], build, label, None, structural=len(marks),
+                  conventions=_warmup_conventions)
+
+
+def _sgdr_model(d: _Data, decay: bool, cycles: bool) -> _Model:
+    P = d.peak
+    origin = d.ramp_end if d.warmup else 0.0
+    restarts = d.jumps_up
+    period = restarts[0] - origin
+    mult = (restarts[1] - restarts[0]) / period if len(restarts) >= 2 else 1.0
+    mult = max(1.0, mult)
+    tops = [float(d.y[np.searchsorted(d.t, r)]) for r in restarts if np.searchsorted(d.t, r) < d.y.size]
+    decay0 = min(max(tops[0] / P, 1e-3), 1.0) if tops and decay else 1.0
+    kinds = {"peak": "lr", "floor": "lr", "period": "length", "mult": "rate"}
+    bounds = {"peak": (0.5 * P, 1.5 * P), "floor": (0.0, P), "period": (period, period),
+              "mult": (mult, mult)}
+    start: _Values = {"peak": P, "floor": float(d.y.min()), "period": period, "mult": mult}
+    if decay:
+        kinds["decay"] = "factor"
+        bounds["decay"] = (1e-6, 1.0)
+        start["decay"] = decay0
+    _warmup_params(d, kinds, bounds, start)
+    # complete cycles seen: restarts + 1 if the log goes on past the next cycle's end
+    count = len(restarts) + 1
+
+    def build(v: _Values) -> Schedule:
+        core = lrlab.sgdr(v["peak"], _whole(v["period"]), mult=v["mult"], floor=v["floor"],
+                          decay=v.get("decay", 1.0), cycles=count if cycles else None)
+        return _with_warmup(core, v)
+
+    return _Model("sgdr", kinds, bounds, [start], build, None, None, structural=2 + int(cycles),
+                  conventions=_warmup_conventions)
+
+
+def _decay_start(d: _Data) -> float:
+    return d.plateau_end
+
+
+def _exponential_model(d: _Data) -> _Model:
+    P = d.peak
+    after = (d.t >= _decay_start(d)) & (d.y > 0)
+    gamma0 = 0.999
+    if np.count_nonzero(after) >= 2:
+        slope = np.polyfit(d.t[after], np.log(d.y[after]), 1)[0]
+        gamma0 = float(min(max(math.exp(slope), 1e-6), 1.0 - 1e-12))
+    kinds = {"peak": "lr", "gamma": "rate"}
+    bounds = {"peak": (0.5 * P, 1.5 * P), "gamma": (1e-6, 1.0)}
+    start: _Values = {"peak": P, "gamma": gamma0}
+    _warmup_params(d, kinds, bounds, start)
+
+    def build(v: _Values) -> Schedule:
+        return _with_warmup(lrlab.exponential(v["peak"], v["gamma"]), v)
+
+    return _Model("exponential", kinds, bounds, [start], build, None, None,
+                  conventions=_warmup_conventions)
+
+
+def _inverse_sqrt_model(d: _Data) -> _Model:
+    P = d.peak
+    origin = d.ramp_end if d.warmup else 0.0
+    mid = d.y.size // 2 + d.y.size // 4
+    tau, ratio = d.t[mid] - origin, P / max(float(d.y[mid]), 1e-300)
+    s0 = tau / (ratio**2 - 1.0) if ratio > 1.0 + 1e-9 and tau > 0 else max(origin, 1000.0)
+    span = max(d.last, 1.0)
+    kinds = {"peak": "lr", "timescale": "length"}
+    bounds = {"peak": (0.5 * P, 1.5 * P), "timescale": (1e-3, 1e4 * span)}
+    starts = [{"peak": P, "timescale": s} for s in {min(max(s0, 1e-2), 1e3 * span), max(origin, 1.0)}]
+    for s in starts:
+        _warmup_params(d, kinds, bounds, s)
+
+    def build(v: _Values) -> Schedule:
+        return _with_warmup(lrlab.inverse_sqrt(v["peak"], _whole(v["timescale"])), v)
+
+    return _Model("inverse_sqrt", kinds, bounds, starts, build, None, None,
+                  conventions=_warmup_conventions)
+
+
+def _constant_model(d: _Data) -> _Model:
+    P = d.peak
+    kinds = {"peak": "lr"}
+    bounds = {"peak": (0.0, 1.5 * P)}
+    start: _Values = {"peak": float(np.median(d.y))}
+    _warmup_params(d, kinds, bounds, start)
+
+    def build(v: _Values) -> Schedule:
+        return _with_warmup(lrlab.constant(v["peak"]), v)
+
+    return _Model("constant", kinds, bounds, [start], build, None, None, conventions=_warmup_conventions)
+
+
+def _models(d: _Data, families: Sequence[str] | None) -> list[_Model]:
+    out = [_constant_model(d)]
+    if d.decays:
+        smooth = not d.jumps_down and not d.jumps_up
+        if smooth or not d.jumps_up:
+            out += [_phase_model(d, shape, hold=False) for shape in DECAY_SHAPES]
+            if d.plateau_points >= 2:
+                out += [_phase_model(d, shape, hold=True) for shape in DECAY_SHAPES
+                        if shape != "polynomial"]
+            out += [_exponential_model(d), _inverse_sqrt_model(d)]
+            if d.warmup and d.y[0] > 0:
+                out += [_onecycle_model(d, "cos"), _onecycle_model(d, "linear")]
+        if d.jumps_down and not d.jumps_up:
+            out += [_multistep_model(d, False)]
+            if len(d.jumps_down) >= 2:
+                out += [_multistep_model(d, True)]
+        if d.jumps_up:
+            out += [_sgdr_model(d, decay, cycles) for decay in (False, True) for cycles in (False, True)]
+    if families:
+        wanted = set(families)
+        out = [m for m in out if m.family in wanted or m.family == "constant"]
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# fitting
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Fit:
+    model: _Model
+    values: _Values
+    schedule: Schedule
+    rss: float  # weighted relative squared errors on the fitted points
+
+
+def _errors(schedule: Schedule, t: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return (schedule.values(t) - y) * w
+
+
+_BAD = 1e3
+
+
+def _residual_fn(model: _Model, d: _Data, free: list[str],
+                 fixed: _Values) -> Callable[[np.ndarray], np.ndarray]:
+    def fn(x: np.ndarray) -> np.ndarray:
+        v = dict(fixed)
+        v.update(zip(free, (float(a) for a in x)))
+        try:
+            r = _errors(model.build(v), d.t, d.y, d.w)
+        except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+            return np.full(d.t.shape, _BAD)
+        return np.where(np.isfinite(r), r, _BAD)
+
+    return fn
+
+
+def _rss(model: _Model, d: _Data, v: _Values) -> tuple[float, Schedule | None]:
+    try:
+        s = model.build(v)
+        r = _errors(s, d.t, d.y, d.w)
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+        return math.inf, None
+    if not np.all(np.isfinite(r)):
+        return math.inf, None
+    return float(np.dot(r, r)), s
+
+
+def _optimize(model: _Model, d: _Data, start: _Values, names: list[str], budget: int = 60) -> _Values:
+    from scipy.optimize import least_squares
+
+    free = [n for n in names if model.bounds[n][1] > model.bounds[n][0]]
+    fixed = {k: v for k, v in start.items() if k not in free}
+    if not free:
+        return dict(start)
+    lo = np.array([model.bounds[n][0] for n in free])
+    hi = np.array([model.bounds[n][1] for n in free])
+    x0 = np.clip(np.array([start[n] for n in free], dtype=float), lo, hi)
+    # strictly inside the bounds, as least_squares requires
+    inner = lo + 1e-12 * (hi - lo)
+    outer = hi - 1e-12 * (hi - lo)
+    x0 = np.minimum(np.maximum(x0, inner), outer)
+    scale = np.array([max(abs(x), 1e-12 * d.peak if model.kinds[n] == "lr" else 1e-6)
+                      for n, x in zip(free, x0)])
+    fn = _residual_fn(model, d, free, fixed)
+    try:
+        result = least_squares(fn, x0, bounds=(lo, hi), x_scale=scale, method="trf",
+                               ftol=1e-15, xtol=1e-15, gtol=1e-15, max_nfev=budget * (len(free) + 1))
+        x = result.x
+    except (ValueError, np.linalg.LinAlgError):
+        x = x0
+    out = dict(fixed)
+    out.update(zip(free, (float(a) for a in x)))
+    return out
+
+
+def _nice(value: float, kind: str) -> list[float]:
+    """Shorter spellings of ``value``, shortest first: 1 to 12 significant digits."""
+    if value == 0 or not math.isfinite(value):
+        return []
+    out = []
+    for digits in range(1, 13):
+        rounded = float(f"{value:.{digits - 1}e}")
+        if rounded not in out:
+            out.append(rounded)
+    return out
+
+
+def _accept(new: float, current: float, slack: float) -> bool:
+    return new <= current * (1.0 + slack) + (EXACT * EXACT) * 1e-6
+
+
+def _refit_floats(model: _Model, d: _Data, v: _Values, budget: int = 30) -> tuple[_Values, float]:
+    others = [k for k, kind in model.kinds.items() if kind != "length"]
+    refit = _optimize(model, d, v, others, budget=budget) if others else dict(v)
+    r_refit, _ = _rss(model, d, refit)
+    r_v, _ = _rss(model, d, v)
+    return (refit, r_refit) if r_refit <= r_v else (dict(v), r_v)
+
+
+def _snap_lengths(model: _Model, d: _Data, v: _Values, rss: float,
+                  deep: bool = True) -> tuple[_Values, float]:
+    """Whole steps for every length: each in turn tries the nearest whole numbers (and
+    one more either side), the other parameters refitted; kept if it fits as well."""
+    n = max(d.t.size, 1)
+    lengths = [k for k, kind in model.kinds.items() if kind == "length"
+               and model.bounds[k][1] > model.bounds[k][0]]
+    if not lengths:
+        return v, rss
+    trial = dict(v)
+    for k in lengths:
+        trial[k] = float(round(trial[k]))
+    best_v, best_r = _refit_floats(model, d, trial)
+    if not deep or _accept(best_r, max(rss, n * EXACT * EXACT), 0.01):
+        return (best_v, best_r) if _accept(best_r, rss, 0.05 + 3.0 / n) else (v, rss)
+    for k in lengths:
+        base = round(v[k])
+        for cand in (base - 1, base + 1, math.floor(v[k]), math.ceil(v[k])):
+            if cand == best_v[k] or not model.bounds[k][0] <= cand <= model.bounds[k][1]:
+                continue
+            cand_v, cand_r = _refit_floats(model, d, {**best_v, k: float(cand)})
+            if cand_r < best_r:
+                best_v, best_r = cand_v, cand_r
+    if _accept(best_r, rss, 0.05 + 3.0 / n):
+        return best_v, best_r
+    return v, rss
+
+
+def _snap(model: _Model, d: _Data, v: _Values, integer_steps: bool,
+          deep: bool = True) -> tuple[_Values, float]:
+    """Whole steps for lengths, then the shortest decimals (and known conventions) for
+    the other parameters that fit as well (an exact log stays exact)."""
+    rss, _ = _rss(model, d, v)
+    v = dict(v)
+    if integer_steps:
+        v, rss = _snap_lengths(model, d, v, rss, deep)
+    floor = v.get("floor", 0.0)
+    if deep and "floor" in model.kinds and 0.0 < floor < 0.01 * d.peak and model.bounds["floor"][0] == 0.0:
+        # a decay to 0 whose last step is not logged fits as well with its end one step
+        # earlier at a tiny floor: prefer the floor of 0 when it fits as well
+        pinned = dataclasses.replace(model, bounds={**model.bounds, "floor": (0.0, 0.0)})
+        zero = _optimize(pinned, d, {**v, "floor": 0.0}, list(model.kinds), 40)
+        zero_rss, _ = _rss(pinned, d, zero)
+        if integer_steps:
+            zero, zero_rss = _snap_lengths(pinned, d, zero, zero_rss)
+        if _accept(zero_rss, rss, 0.01):
+            v, rss = zero, zero_rss
+    conventions = model.conventions(v) if model.conventions else {}
+    for k, kind in model.kinds.items():
+        if kind == "length" or model.bounds[k][1] <= model.bounds[k][0]:
+            continue
+        if k == "peak" and abs(v[k] - d.peak) <= 1e-6 * d.peak:
+            candidates = [d.peak]
+        else:
+            candidates = []
+        candidates += [c for c in conventions.get(k, [])] + _nice(v[k], kind)
+        if kind in ("lr", "factor") and v[k] < 1e-6 * max(d.peak, 1e-300):
+            candidates.insert(0, 0.0)
+        for cand in candidates:
+            lo, hi = model.bounds[k]
+            if not lo <= cand <= hi and not (cand == 0.0 and lo <= 1e-12 * max(d.peak, 1.0)):
+                continue
+            r, _ = _rss(model, d, {**v, k: cand})
+            if _accept(r, rss, 0.01):
+                v[k] = cand
+                rss = min(rss, r)
+                break
+    return v, rss
+
+
+def _search(model: _Model, d: _Data) -> tuple[float, _Values] | None:
+    """The best of the model's starts after a short least-squares run (the two starts
+    that fit best as they are)."""
+    names = list(model.kinds)
+    ranked = sorted(model.starts, key=lambda s: _rss(model, d, s)[0])[:2]
+    best: tuple[float, _Values] | None = None
+    for start in ranked:
+        v = _optimize(model, d, {**start}, names, budget=40)
+        rss, _ = _rss(model, d, v)
+        if best is None or rss < best[0]:
+            best = (rss, v)
+    if best is None or not math.isfinite(best[0]):
+        return None
+    return best
+
+
+def _refine(model: _Model, d: _Data, v: _Values, integer_steps: bool, effort: int) -> _Fit | None:
+    """Refit on all fitted points and snap: ``effort`` 2 (the leaders), 1 (runners-up
+    shown to the user), 0 (only counted in the confidence)."""
+    if effort:
+        v = _optimize(model, d, v, list(model.kinds), budget=100 if effort == 2 else 25)
+        v, _ = _snap(model, d, v, integer_steps, deep=effort == 2)
+    rss, schedule = _rss(model, d, v)
+    if schedule is None:
+        return None
+    return _Fit(model, v, schedule, rss)
+
+
+def _thin(d: _Data, limit: int) -> _Data:
+    """The same data with at most about ``limit`` fitted points (jumps kept)."""
+    keep = _subsample(d.t, d.y, [*d.jumps_down, *d.jumps_up, d.ramp_end, d.plateau_end], limit)
+    if keep.size >= d.t.size:
+        return d
+    return dataclasses.replace(d, t=d.t[keep], y=d.y[keep], w=d.w[keep])
+
+
+def _bic(rss: float, n: int, k: int) -> float:
+    sigma2 = max(rss / max(n, 1), EXACT * EXACT)
+    return n * math.log(sigma2) + k * math.log(max(n, 2))
+
+
+def _count(model: _Model) -> int:
+    """Parameters for the information criterion: the fitted ones and the structural ones."""
+    return sum(1 for k in model.kinds if model.bounds[k][1] > model.bounds[k][0]) + model.structural
+
+
+def _n_params(fit: _Fit) -> int:
+    return _count(fit.model)
+
+
+# ------------------------------------------------------------------------------------------
+# horizon
+# ------------------------------------------------------------------------------------------
+
+
+def _horizon_interval(fit: _Fit, d: _Data, integer_steps: bool) -> tuple[float, float] | None:
+    """About 95% interval of the schedule's end when the log stops before it: the
+    horizon values whose best refit keeps ``n log(RSS)`` within 3.84 of the best
+    (a profile likelihood, Gaussian relative errors)."""
+    name = fit.model.horizon_param
+    if name is None:
+        return None
+    n = d.t.size
+    best_rss = max(fit.rss, n * EXACT * EXACT)
+    h0 = fit.values[name]
+    others = [k for k in fit.model.kinds if k != name]
+
+    def length_of(v: _Values) -> float | None:
+        try:
+            return fit.model.build(v).length
+        except ValueError:
+            return None
+
+    def cost(h: float) -> float:
+        v = _optimize(fit.model, d, {**fit.values, name: h}, others, budget=25)
+        rss, _ = _rss(fit.model, d, v)
+        return n * math.log(max(rss, n * EXACT * EXACT) / best_rss)
+
+    lo_bound, hi_bound = fit.model.bounds[name]
+    edges = []
+    for direction in (-1.0, 1.0):
+        inside, step = h0, max(0.02 * h0, 1.0)
+        edge = None
+        for _ in range(24):
+            trial = h0 + direction * step
+            if not lo_bound <= trial <= hi_bound:
+                edge = lo_bound if direction < 0 else hi_bound
+                break
+            if cost(trial) > 3.84:
+                outside = trial
+                for _ in range(8):  # bisect the crossing
+                    mid = 0.5 * (inside + outside)
+                    if cost(mid) > 3.84:
+                        outside = mid
+                    else:
+                        inside = mid
+                edge = inside
+                break
+            inside = trial
+            step *= 2.0
+        edges.append(inside if edge is None else edge)
+    ends = []
+    for h in edges:
+        length = length_of({**fit.values, name: float(round(h)) if integer_steps else h})
+        ends.append(length if length is not None else math.nan)
+    if any(not math.isfinite(e) for e in ends):
+        return None
+    lo, hi = min(ends), max(ends)
+    return (float(lo), float(hi))
+
+
+# ------------------------------------------------------------------------------------------
+# identify
+# ------------------------------------------------------------------------------------------
+
+
+def _as_log(log: Any, step_column: str, lr_column: str, format: str | None) -> LRLog:
+    if isinstance(log, LRLog):
+        return log
+    if isinstance(log, (str,)) or hasattr(log, "__fspath__"):
+        return read_log(log, step_column=step_column, lr_column=lr_column, format=format)
+    if isinstance(log, Mapping):
+        return from_arrays(list(log.keys()), list(log.values()), "<mapping>")
+    if isinstance(log, tuple) and len(log) == 2:
+        return from_arrays(log[0], log[1], "<arrays>")
+    raise ValueError(
+        "log must be a path (CSV, JSON lines or TensorBoard), an LRLog, a {step: lr} mapping or a "
+        f"(steps, lrs) pair; got {type(log).__name__}"
+    )
+
+
+def _check_total(total: Any) -> float | None:
+    if total is None:
+        return None
+    if isinstance(total, bool) or not isinstance(total, (int, float)) or not math.isfinite(total) \
+            or total <= 0:
+        raise ValueError(f"total must be a positive number of steps; got {total!r}")
+    return float(total)
+
+
+def _summary(fit: _Fit, d: _Data) -> Candidate:
+    r = _errors(fit.schedule, d.t_check, d.y_check, _weights(d.y_check, d.peak))
+    residual = float(np.sqrt(np.mean(r * r)))
+    worst = float(np.max(np.abs(r)))
+    k = _n_params(fit)
+    return Candidate(fit.model.name(fit.values), str(fit.schedule), fit.schedule, residual, worst, k,
+                     _bic(fit.rss, d.t.size, k))
+
+
+def identify(log: Any = None, *, points: Sequence[tuple[float, float]] | None = None,
+             peak: float | None = None, total: float | None = None, warmup: float | None = None,
+             step_column: str = "step", lr_column: str = "lr", format: str | None = None,
+             families: Sequence[str] | None = None, tolerance: float = 0.02,
+             progress: Callable[[int, int, str], None] | None = None,
+             ) -> Identification | PartialIdentification:
+    """Identify the schedule that produced a learning-rate log.
+
+    ``log`` is a path (CSV with ``step_column``/``lr_column``, JSON lines, a TensorBoard
+    event file or directory; ``format`` forces one), an :class:`LRLog`, a ``{step: lr}``
+    mapping or a ``(steps, lrs)`` pair. ``total`` (the run's length in steps, if known)
+    fixes the end of training. ``families`` restricts the search (names as in
+    ``Identification.family``). Returns an :class:`Identification`.
+
+    Without a log, ``points`` (``[(step, lr), ...]``), with ``peak``, ``total`` and
+    ``warmup`` if known, lists the families consistent with them: see :func:`explain`
+    (``tolerance`` is its relative tolerance); returns a :class:`PartialIdentification`.
+
+    ``progress(done, total, family)`` is called as each family is fitted.
+
+    Method: structure read off the log (warmup, peak, plateau, jumps, flat end), each
+    allowed family fitted by ``scipy.optimize.least_squares`` on the relative errors,
+    lengths rounded to whole steps and parameters to the shortest decimals that fit as
+    well, families ranked by BIC ``n log(RSS/n) + k log n`` (``RSS/n`` floored at
+    ``EXACT^2``), the confidence being the winner's BIC weight ``exp(-BIC/2)`` normalised.
+    """
+    if log is None:
+        if not points:
+            raise ValueError("identify needs a log, or observed points (step, lr) with what is known "
+                             "(peak, total, warmup)")
+        if total is None:
+            raise ValueError("identify with observed points needs total (the run's length in steps)")
+        return explain(points, peak=peak, total=total, warmup=warmup, tolerance=tolerance)
+    if points:
+        raise ValueError("give either a log or observed points, not both")
+    total_steps = _check_total(total)
+    data = _as_log(log, step_column, lr_column, format)
+    n = len(data)
+    if n < 3:
+        raise ValueError(f"{data.source}: {n} point{'s' if n != 1 else ''}; identify needs at least 3 "
+                         "(and more to tell families apart): cannot decide")
+    if data.lrs.max() <= 0:
+        raise ValueError(f"{data.source}: every logged learning rate is 0; nothing to identify")
+    d, notes = _analyse(data, total_steps)
+    notes = [*data.notes, *notes]
+    with _one_thread():
+        return _identify(data, d, notes, total_steps, families, progress)
+
+
+def _one_thread() -> Any:
+    """BLAS on one thread while fitting: the matrices are small (points x parameters), and
+    a multi-threaded SVD on a busy machine is 100 times slower than a single-threaded one."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with the fit extra
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _identify(data: LRLog, d: _Data, notes: list[str], total_steps: float | None,
+              families: Sequence[str] | None,
+              progress: Callable[[int, int, str], None] | None) -> Identification:
+    n = len(data)
+    integer_steps = True
+    small = _thin(d, SEARCH_POINTS)
+    found: list[tuple[float, _Model, _Values]] = []
+    models = _models(d, families)
+    for i, model in enumerate(models):
+        if progress is not None:
+            progress(i, len(models), model.family)
+        if _count(model) >= d.t.size:
+            continue
+        result = _search(model, small)
+        if result is not None:
+            rss, v = result
+            found.append((_bic(rss, small.t.size, _count(model)), model, v))
+    found.sort(key=lambda item: item[0])
+    fits = []
+    labels: set[str] = set()
+    for _, model, v in found:
+        label = model.name(v)
+        effort = 0 if label in labels or len(labels) >= REFINED else 2 if len(labels) < 2 else 1
+        labels.add(label)
+        fit = _refine(model, d, v, integer_steps, effort)
+        if fit is not None:
+            fits.append(fit)
+    if progress is not None:
+        progress(len(models), len(models), "done")
+    if not fits:
+        raise ValueError(f"{data.source}: no family could be fitted to {n} points: cannot decide")
+    candidates = sorted((_summary(f, d) for f in fits), key=lambda c: (c.bic, c.n_params))
+    by_family: dict[str, tuple[Candidate, _Fit]] = {}
+    for cand in candidates:
+        fit = next(f for f in fits if str(f.schedule) == cand.spec)
+        if cand.family not in by_family:
+            by_family[cand.family] = (cand, fit)
+    ranked = list(by_family.values())
+    best, best_fit = ranked[0]
+    weights = np.array([math.exp(-0.5 * min(c.bic - best.bic, 1400.0)) for c, _ in ranked])
+    confidence = float(weights[0] / weights.sum())
+    runner_up = tuple(c for c, _ in ranked[1:5])
+
+    schedule = best.schedule
+    horizon = schedule.length
+    truncated = bool(horizon is not None and horizon > d.last + d.spacing)
+    if horizon is None and total_steps is None:
+        end_step, end_lr = None, None
+    else:
+        end_step = total_steps if total_steps is not None else float(horizon)  # type: ignore[arg-type]
+        end_lr = schedule(round(end_step))
+    interval = None
+    if truncated and best.family != "constant":
+        interval = _horizon_interval(best_fit, d, integer_steps)
+
+    decided, reason = True, None
+    if best.family == "constant":
+        decided = False
+        if d.warmup:
+            reason = (f"after its warmup the LR stays at {d.peak:.6g} until the end of the log (step "
+                      f"{d.last:.0f}): no decay has begun, so its shape, floor and horizon cannot be "
+                      "decided from this log")
+        else:
+            reason = (f"the LR is constant ({best.schedule(0):.6g}) over the whole log: no warmup or "
+                      "decay is visible, so the schedule's shape and horizon cannot be decided")
+    elif confidence < DECIDE and runner_up:
+        other = runner_up[0]
+        decided = False
+        reason = (f"{best.family} and {other.family} fit about equally well (residual {best.residual:.3g} "
+                  f"vs {other.residual:.3g}); more of the log would decide")
+        if truncated:
+            reason += f" (the log stops at step {d.last:.0f}; the schedule goes on to about {horizon:.0f})"
+    if truncated and interval is not None:
+        notes.append(f"the log stops at step {d.last:.0f}, before the schedule ends: horizon "
+                     f"{horizon:.0f} (about 95%: {interval[0]:.0f} to {interval[1]:.0f})")
+    if d.spacing > 1:
+        notes.append(f"logged every {d.spacing:.0f} steps: lengths and milestones are known to within that")
+    return Identification(
+        spec=best.spec, family=best.family, schedule=schedule, residual=best.residual,
+        max_error=best.max_error, confidence=confidence, decided=decided, reason=reason,
+        runner_up=runner_up, end_step=end_step, end_lr=end_lr,
+        horizon=None if horizon is None else float(horizon), horizon_interval=interval,
+        truncated=truncated, points=n, fitted_points=int(d.t.size), source=data.source,
+        notes=tuple(notes), log=data,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# partial information
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Template:
+    family: str
+    description: str
+    unknown: str                         # the parameter solved for
+    bounds: tuple[float, float]          # in units of the template (fraction, steps, LR)
+    build: Callable[[float, float, bool], Schedule]   # (unknown, peak, pretty) -> schedule
+
+
+def _templates(total: float, warmup: float) -> list[_Template]:
+    """Families with one unknown each (besides the peak), the rest at the usual values.
+
+    Each ``build(x, peak, pretty)`` makes the schedule; ``pretty`` rounds lengths to
+    whole steps and LRs to 4 significant digits (for the answer, not while solving).
+    """
+    W = warmup
+    T = total
+    D = T - W
+
+    def warm(core: Schedule) -> Schedule:
+        return lrlab.warmup(_whole(W), core) if W > 0 else core
+
+    def lr(v: float, pretty: bool) -> float:
+        return float(f"{v:.4g}") if pretty else v
+
+    def steps(v: float, pretty: bool) -> float | int:
+        return max(round(v), 1) if pretty else v
+
+    out = [
+        _Template("cosine", "cosine to a floor over the run", "floor", (0.0, 1.0),
+                  lambda x, p, q: warm(lrlab.cosine(p, lr(x * p, q), _whole(D)))),
+        _Template("cosine", "cosine to 0 over a horizon other than the run's", "horizon", (1.0, 1e3),
+                  lambda x, p, q: warm(lrlab.cosine(p, 0.0, steps(x * D, q)))),
+        _Template("cosine", "cosine to 10% of the peak (nanoGPT's min_lr) over a horizon", "horizon",
+                  (1.0, 1e3), lambda x, p, q: warm(lrlab.cosine(p, lr(0.1 * p, q), steps(x * D, q)))),
+        _Template("linear", "linear to a floor over the run", "floor", (0.0, 1.0),
+                  lambda x, p, q: warm(lrlab.linear(p, lr(x * p, q), _whole(D)))),
+        _Template("linear", "linear to 0 over a horizon other than the run's", "horizon", (1.0, 1e3),
+                  lambda x, p, q: warm(lrlab.linear(p, 0.0, steps(x * D, q)))),
+        _Template("polynomial", "polynomial decay to 0 over the run", "power", (1e-3, 50.0),
+                  lambda x, p, q: warm(lrlab.polynomial(p, 0.0, _whole(D), power=lr(x, q)))),
+        _Template("geometric", "exponential interpolation to a floor over the run", "floor", (1e-9, 1.0),
+                  lambda x, p, q: warm(lrlab.geometric(p, lr(x * p, q), _whole(D)))),
+        _Template("wsd", "WSD, 1-sqrt cooldown to 0", "cooldown", (1e-4, 1.0),
+                  lambda x, p, q: lrlab.wsd(p, _whole(T), warmup=_whole(W), cooldown=steps(x * T, q),
+                                            shape="one_minus_sqrt")),
+        _Template("wsd", "WSD, linear cooldown to 0", "cooldown", (1e-4, 1.0),
+                  lambda x, p, q: lrlab.wsd(p, _whole(T), warmup=_whole(W), cooldown=steps(x * T, q),
+                                            shape="linear")),
+        _Template("wsd", "WSD, cosine cooldown to 0", "cooldown", (1e-4, 1.0),
+                  lambda x, p, q: lrlab.wsd(p, _whole(T), warmup=_whole(W), cooldown=steps(x * T, q),
+                                            shape="cosine")),
+        _Template("inverse_sqrt", "inverse square root", "timescale", (1e-6, 1e3),
+                  lambda x, p, q: warm(lrlab.inverse_sqrt(p, steps(x * T, q)))),
+        _Template("exponential", "exponential decay", "half-life", (1e-6, 1e6),
+                  lambda x, p, q: warm(lrlab.exponential(p, half_life=steps(x * T, q)))),
+    ]
+    return out
+
+
+def _point(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number; got {value!r}")
+    return float(value)
+
+
+def explain(points: Sequence[tuple[float, float]], *, peak: float | None = None, total: float,
+            warmup: float | None = None, tolerance: float = 0.02) -> PartialIdentification:
+    """The families consistent with a few observed ``(step, lr)`` points.
+
+    Each family has one unknown (the floor, the decay horizon, the cooldown fraction, the
+    power, the timescale; the rest at the usual values: a floor of 0, the run's horizon),
+    plus the peak when ``peak`` is not given; it is solved by least squares on the
+    relative errors (``scipy.optimize.least_squares``, several starts). A family is
+    consistent when every point is reproduced within ``tolerance`` (relative; a log read
+    as "0.30-0.31" is about 2%). With fewer points than unknowns a family is
+    undetermined. The data decides only when exactly one family is consistent.
+    """
+    from scipy.optimize import least_squares
+
+    total_f = _point(total, "total")
+    if total_f <= 0:
+        raise ValueError(f"total must be a positive number of steps; got {total!r}")
+    warm = 0.0 if warmup is None else _point(warmup, "warmup")
+    if not 0 <= warm < total_f:
+        raise ValueError(f"warmup must be >= 0 and < total ({total_f:g}); got {warmup!r}")
+    tol = _point(tolerance, "tolerance")
+    if not tol > 0:
+        raise ValueError(f"tolerance must be > 0; got {tolerance!r}")
+    obs: list[tuple[float, float]] = []
+    for i, pair in enumerate(points or []):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"points[{i}] must be a (step, lr) pair; got {pair!r}")
+        step, lr = _point(pair[0], f"points[{i}] step"), _point(pair[1], f"points[{i}] lr")
+        if step < 0 or step != math.floor(step):
+            raise ValueError(f"points[{i}]: the step must be a whole number >= 0; got {pair[0]!r}")
+        if lr < 0:
+            raise ValueError(f"points[{i}]: the learning rate must be >= 0; got {pair[1]!r}")
+        obs.append((step, lr))
+    if not obs:
+        raise ValueError("explain needs at least one observed (step, lr) point")
+    if peak is not None:
+        peak = _point(peak, "peak")
+        if peak <= 0:
+            raise ValueError(f"peak must be > 0; got {peak!r}")
+        if any(lr > peak * (1 + tol) for _, lr in obs):
+            raise ValueError(f"an observed LR is above the peak {peak:g}: check --peak and --lr")
+    obs.sort()
+    steps = np.array([s for s, _ in obs])
+    lrs = np.array([v for _, v in obs])
+    after = [s for s in steps if s >= warm]
+    if not after:
+        raise ValueError("every observed point is inside the warmup: nothing about the decay can be decided")
+    unknowns_extra = 0 if peak is not None else 1
+    scale_lr = peak if peak is not None else float(lrs.max())
+    out: list[Explanation] = []
+    for tpl in _templates(total_f, warm):
+        unknowns = 1 + unknowns_extra
+        if len(obs) < unknowns:
+            out.append(Explanation(tpl.family, tpl.description, None, None, None, None, False,
+                                   f"{unknowns} unknowns ({tpl.unknown} and the peak) from {len(obs)} point: "
+                                   "undetermined (give --peak or another point)"))
+            continue
+        lo, hi = tpl.bounds
+
+        def residual(x: np.ndarray, tpl: _Template = tpl) -> np.ndarray:
+            p = peak if peak is not None else float(x[1])
+            try:
+                values = tpl.build(float(x[0]), p, False).values(steps)
+            except ValueError:
+                return np.full(steps.shape, 1e3)
+            return (values - lrs) / np.maximum(lrs, FLOOR * scale_lr)
+
+        best = None
+        wide = hi / max(lo, 1e-6) > 50
+        for x0 in (np.geomspace(max(lo, 1e-6), hi, 7) if wide else np.linspace(lo, hi, 7))[1:-1]:
+            start = [x0] if peak is not None else [x0, scale_lr * 1.2]
+            blo = [lo] if peak is not None else [lo, float(lrs.max())]
+            bhi = [hi] if peak is not None else [hi, 100.0 * float(lrs.max())]
+            try:
+                r = least_squares(residual, np.array(start), bounds=(blo, bhi), method="trf",
+                                  ftol=1e-14, xtol=1e-14, gtol=1e-14, max_nfev=400)
+            except ValueError:
+                continue
+            if best is None or r.cost < best.cost:
+                best = r
+        if best is None:
+            continue
+        x = float(best.x[0])
+        p = peak if peak is not None else float(best.x[1])
+        if peak is None:
+            p = float(f"{p:.4g}")
+        try:
+            schedule = tpl.build(x, p, True)
+        except ValueError:
+            continue
+        with np.errstate(all="ignore"):
+            worst = float(np.max(np.abs(schedule.values(steps) - lrs) / np.maximum(lrs, FLOOR * scale_lr)))
+        end_lr = schedule(round(total_f))
+        boundary = min(abs(x - lo), abs(x - hi)) <= 1e-6 * max(abs(hi), 1.0)
+        note = None
+        if boundary:
+            note = f"{tpl.unknown} at the edge of its range ({x:.4g}): the family can only come close"
+        ok = worst <= tol and not boundary
+        described = f"{tpl.description} ({tpl.unknown} {_describe(tpl.unknown, x, total_f)})"
+        out.append(Explanation(tpl.family, described, str(schedule), schedule, end_lr, worst, ok, note))
+    consistent = [c for c in out if c.consistent]
+    ends = [c.end_lr for c in consistent if c.end_lr is not None]
+    end_range = (min(ends), max(ends)) if ends else None
+    next_step = _most_informative(consistent, warm, float(steps.max()), total_f)
+    families = sorted({c.family for c in consistent})
+    if not consistent:
+        decided, reason = False, (f"no family reproduces every point within {tol:.0%}: check the points, or "
+                                  "give a wider --tolerance")
+    elif len(consistent) == 1:
+        decided, reason = True, f"only {consistent[0].description} is consistent"
+    elif len(families) == 1:
+        decided = False
+        reason = (f"the family is {families[0]}, but {len(consistent)} of its variants reproduce the "
+                  "observations and the data cannot decide between them"
+                  + ("" if next_step is None else f"; the LR at step {next_step} would tell them apart best"))
+    else:
+        spread = "" if end_range is None else (
+            f"; their LRs at step {total_f:.0f} range from {end_range[0]:.4g} to {end_range[1]:.4g}")
+        hint = "" if next_step is None else f"; the LR at step {next_step} would tell them apart best"
+        exactly = (" (each solves as many unknowns as there are points, so each fits exactly)"
+                   if len(obs) == 1 + unknowns_extra else "")
+        decided = False
+        reason = (f"the data cannot decide: {len(consistent)} schedules of {len(families)} families "
+                  f"({', '.join(families)}) reproduce the observations{exactly}{spread}{hint}")
+    return PartialIdentification(tuple(obs), peak, total_f, warm, tuple(out), decided, reason, end_range,
+                                 next_step)
+
+
+def _describe(unknown: str, x: float, total: float) -> str:
+    if unknown in ("floor",):
+        return f"{x:.4g} of the peak"
+    if unknown == "horizon":
+        return f"{x:.4g} x the run"
+    if unknown == "cooldown":
+        return f"{x:.1%} of the run"
+    if unknown in ("timescale", "half-life"):
+        return f"{x * total:.4g} steps"
+    return f"{x:.4g}"
+
+
+def _most_informative(consistent: Sequence[Explanation], start: float, seen: float,
+                      total: float) -> int | None:
+    """The step where the consistent schedules disagree most, relative to the largest LR
+    among them: first among the steps up to the last observation (already in the log, to
+    be looked up), else after it."""
+    schedules = [c.schedule for c in consistent if c.schedule is not None]
+    if len(schedules) < 2:
+        return None
+    for lo, hi in ((start, seen), (seen, total)):
+        if hi - lo < 2:
+            continue
+        grid = np.unique(np.linspace(lo, hi, 401).round())
+        values = np.array([s.values(grid) for s in schedules])
+        spread = (values.max(axis=0) - values.min(axis=0)) / np.maximum(values.max(axis=0), 1e-300)
+        if spread.max() > 0.02:
+            return int(grid[int(np.argmax(spread))])
+    return None
