@@ -7,14 +7,9 @@ matplotlib) are imported when a function needs them, so ``import lrlab.fit`` is 
 
 from __future__ import annotations
 
-from typing import Any
+# Imported here, not lazily: the module lrlab.fit.identify shares the function's name, and
+# a lazy import would leave the package attribute bound to the module once anything
+# imported it. The module itself needs only numpy and lrlab (scipy is imported on use).
+from .identify import identify
 
 __all__ = ["identify"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "identify":
-        from .identify import identify
-
-        return identify
-    raise AttributeError(f"module 'lrlab.fit' has no attribute {name!r}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -345,8 +346,16 @@ class _Model:
 
 def _phase(shape: str, start: float, end: float, steps: float, power: float = 1.0) -> Schedule:
     if shape == "polynomial":
+        if power == 1.0:  # (1 - x)^1 is the linear shape: say so
+            return lrlab.linear(start, end, steps)
         return lrlab.polynomial(start, end, steps, power=power)
     return getattr(lrlab, shape)(start, end, steps)
+
+
+def _tidy(x: float) -> float:
+    """``x`` to 12 significant digits: a product such as ``0.1 * 3e-4`` printed as ``3e-05``
+    (a relative change below 1e-12, float64 rounding in the peers' own formulas)."""
+    return float(f"{x:.12g}")
 
 
 def _whole(x: float) -> float | int:
@@ -425,13 +434,13 @@ def _phase_model(d: _Data, shape: str, hold: bool) -> _Model:
             warm = v.get("ramp", 0.0)
             return lrlab.wsd(v["peak"], _whole(warm + v["hold"] + v["decay"]), warmup=_whole(warm),
                              cooldown=_whole(v["decay"]), shape=shape, floor=v["floor"],
-                             start=v.get("start_factor", 0.0) * v["peak"])
+                             start=_tidy(v.get("start_factor", 0.0) * v["peak"]))
         return _with_warmup(_phase(shape, v["peak"], v["floor"], _whole(v["decay"]), power), v)
 
     def label(v: _Values) -> str:
         if hold and v.get("hold", 0.0) >= _WSD_HOLD(v):
             return "wsd"
-        return shape
+        return "linear" if shape == "polynomial" and v.get("power") == 1.0 else shape
 
     return _Model(shape if not hold else "wsd", kinds, bounds, starts, build, label, "decay",
                   conventions=_warmup_conventions)
@@ -715,8 +724,13 @@ def _nice(value: float, kind: str) -> list[float]:
     return out
 
 
-def _accept(new: float, current: float, slack: float) -> bool:
-    return new <= current * (1.0 + slack) + (EXACT * EXACT) * 1e-6
+#: a relative error below this is float64 rounding in a peer's formula: equal for snapping
+ROUNDING = 1e-12
+
+
+def _accept(new: float, current: float, slack: float, n: int = 1) -> bool:
+    """A snapped value fits as well: within ``slack`` of the current RSS, or exact."""
+    return new <= current * (1.0 + slack) + n * ROUNDING * ROUNDING
 
 
 def _refit_floats(model: _Model, d: _Data, v: _Values, budget: int = 30) -> tuple[_Values, float]:
@@ -741,7 +755,7 @@ def _snap_lengths(model: _Model, d: _Data, v: _Values, rss: float,
         trial[k] = float(round(trial[k]))
     best_v, best_r = _refit_floats(model, d, trial)
     if not deep or _accept(best_r, max(rss, n * EXACT * EXACT), 0.01):
-        return (best_v, best_r) if _accept(best_r, rss, 0.05 + 3.0 / n) else (v, rss)
+        return (best_v, best_r) if _accept(best_r, rss, 0.05 + 3.0 / n, n) else (v, rss)
     for k in lengths:
         base = round(v[k])
         for cand in (base - 1, base + 1, math.floor(v[k]), math.ceil(v[k])):
@@ -750,7 +764,7 @@ def _snap_lengths(model: _Model, d: _Data, v: _Values, rss: float,
             cand_v, cand_r = _refit_floats(model, d, {**best_v, k: float(cand)})
             if cand_r < best_r:
                 best_v, best_r = cand_v, cand_r
-    if _accept(best_r, rss, 0.05 + 3.0 / n):
+    if _accept(best_r, rss, 0.05 + 3.0 / n, n):
         return best_v, best_r
     return v, rss
 
@@ -764,16 +778,21 @@ def _snap(model: _Model, d: _Data, v: _Values, integer_steps: bool,
     if integer_steps:
         v, rss = _snap_lengths(model, d, v, rss, deep)
     floor = v.get("floor", 0.0)
-    if deep and "floor" in model.kinds and 0.0 < floor < 0.01 * d.peak and model.bounds["floor"][0] == 0.0:
-        # a decay to 0 whose last step is not logged fits as well with its end one step
-        # earlier at a tiny floor: prefer the floor of 0 when it fits as well
-        pinned = dataclasses.replace(model, bounds={**model.bounds, "floor": (0.0, 0.0)})
-        zero = _optimize(pinned, d, {**v, "floor": 0.0}, list(model.kinds), 40)
-        zero_rss, _ = _rss(pinned, d, zero)
-        if integer_steps:
-            zero, zero_rss = _snap_lengths(pinned, d, zero, zero_rss)
-        if _accept(zero_rss, rss, 0.01):
-            v, rss = zero, zero_rss
+    if deep and "floor" in model.kinds and floor > 0.0:
+        # a decay whose last steps are not logged fits as well with its end a step or two
+        # earlier at a slightly higher floor (a 1-sqrt cooldown above all): try the round
+        # floors (1 to 3 digits, the warmup's start, 0), the rest refitted
+        lo, hi = model.bounds["floor"]
+        options = [*_nice(floor, "lr")[:3], v.get("start_factor", 0.0) * v["peak"], 0.0]
+        for option in dict.fromkeys(o for o in options if lo <= o <= hi and o != floor):
+            pinned = dataclasses.replace(model, bounds={**model.bounds, "floor": (option, option)})
+            trial = _optimize(pinned, d, {**v, "floor": option}, list(model.kinds), 40)
+            trial_rss, _ = _rss(pinned, d, trial)
+            if integer_steps:
+                trial, trial_rss = _snap_lengths(pinned, d, trial, trial_rss)
+            if _accept(trial_rss, rss, 0.01, d.t.size):
+                v, rss = trial, trial_rss
+                break
     conventions = model.conventions(v) if model.conventions else {}
     for k, kind in model.kinds.items():
         if kind == "length" or model.bounds[k][1] <= model.bounds[k][0]:
@@ -790,7 +809,7 @@ def _snap(model: _Model, d: _Data, v: _Values, integer_steps: bool,
             if not lo <= cand <= hi and not (cand == 0.0 and lo <= 1e-12 * max(d.peak, 1.0)):
                 continue
             r, _ = _rss(model, d, {**v, k: cand})
-            if _accept(r, rss, 0.01):
+            if _accept(r, rss, 0.01, d.t.size):
                 v[k] = cand
                 rss = min(rss, r)
                 break
@@ -942,8 +961,24 @@ def _summary(fit: _Fit, d: _Data) -> Candidate:
     residual = float(np.sqrt(np.mean(r * r)))
     worst = float(np.max(np.abs(r)))
     k = _n_params(fit)
-    return Candidate(fit.model.name(fit.values), str(fit.schedule), fit.schedule, residual, worst, k,
-                     _bic(fit.rss, d.t.size, k))
+    spec = str(fit.schedule)
+    score = _bic(fit.rss, d.t.size, k) + DIGIT_COST * _excess_digits(spec)
+    return Candidate(fit.model.name(fit.values), spec, fit.schedule, residual, worst, k, score)
+
+
+#: cost, in BIC units, of each significant digit beyond 4 in a spec's numbers (2 ln 10:
+#: a description length, so that of two specs that fit equally the shorter one wins)
+DIGIT_COST = 2.0 * math.log(10.0)
+_NUMBER = re.compile(r"(?<![A-Za-z_])\d*\.?\d+(?:[eE][-+]?\d+)?")
+
+
+def _excess_digits(spec: str) -> int:
+    """Significant digits beyond 4, summed over the numbers written in ``spec``."""
+    total = 0
+    for match in _NUMBER.finditer(spec):
+        mantissa = re.split("[eE]", match.group())[0].replace(".", "").strip("0")
+        total += max(len(mantissa) - 4, 0)
+    return total
 
 
 def identify(log: Any = None, *, points: Sequence[tuple[float, float]] | None = None,
@@ -1026,11 +1061,17 @@ def _identify(data: LRLog, d: _Data, notes: list[str], total_steps: float | None
             found.append((_bic(rss, small.t.size, _count(model)), model, v))
     found.sort(key=lambda item: item[0])
     fits = []
-    labels: set[str] = set()
-    for _, model, v in found:
+    labels: dict[str, int] = {}
+    for rank, (_, model, v) in enumerate(found):
         label = model.name(v)
-        effort = 0 if label in labels or len(labels) >= REFINED else 2 if len(labels) < 2 else 1
-        labels.add(label)
+        seen = labels.get(label, 0)
+        if rank < 3:
+            effort = 2
+        elif seen < 2 and (label in labels or len(labels) < REFINED):
+            effort = 1
+        else:
+            effort = 0
+        labels[label] = seen + 1
         fit = _refine(model, d, v, integer_steps, effort)
         if fit is not None:
             fits.append(fit)
