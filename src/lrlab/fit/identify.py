@@ -790,6 +790,9 @@ def _snap(model: _Model, d: _Data, v: _Values, integer_steps: bool,
             trial_rss, _ = _rss(pinned, d, trial)
             if integer_steps:
                 trial, trial_rss = _snap_lengths(pinned, d, trial, trial_rss)
+                if any(float(trial[k]) != round(trial[k]) for k, kind in model.kinds.items()
+                       if kind == "length"):
+                    continue
             if _accept(trial_rss, rss, 0.01, d.t.size):
                 v, rss = trial, trial_rss
                 break
@@ -797,11 +800,9 @@ def _snap(model: _Model, d: _Data, v: _Values, integer_steps: bool,
     for k, kind in model.kinds.items():
         if kind == "length" or model.bounds[k][1] <= model.bounds[k][0]:
             continue
+        candidates = [*conventions.get(k, []), *_nice(v[k], kind)]
         if k == "peak" and abs(v[k] - d.peak) <= 1e-6 * d.peak:
-            candidates = [d.peak]
-        else:
-            candidates = []
-        candidates += [c for c in conventions.get(k, [])] + _nice(v[k], kind)
+            candidates.append(d.peak)
         if kind in ("lr", "factor") and v[k] < 1e-6 * max(d.peak, 1e-300):
             candidates.insert(0, 0.0)
         for cand in candidates:
@@ -823,7 +824,7 @@ def _search(model: _Model, d: _Data) -> tuple[float, _Values] | None:
     ranked = sorted(model.starts, key=lambda s: _rss(model, d, s)[0])[:2]
     best: tuple[float, _Values] | None = None
     for start in ranked:
-        v = _optimize(model, d, {**start}, names, budget=40)
+        v = _optimize(model, d, {**start}, names, budget=25)
         rss, _ = _rss(model, d, v)
         if best is None or rss < best[0]:
             best = (rss, v)
