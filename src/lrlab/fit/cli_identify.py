@@ -24,7 +24,7 @@ from typing import Any
 
 from .identify import DECAY_SHAPES
 
-FAMILY_NAMES = ("constant", *DECAY_SHAPES, "wsd", "onecycle", "multistep", "sgdr", "exponential",
+FAMILY_NAMES = ("constant", *DECAY_SHAPES, "wsd", "onecycle", "multistep", "step", "sgdr", "exponential",
                 "inverse_sqrt")
 
 

@@ -275,7 +275,7 @@ def _analyse(log: LRLog, total: float | None) -> tuple[_Data, list[str]]:
     tol = max(EXACT, 4.0 * noise)
     down, up = _jumps(t_all, y_all, peak, noise)
     near = np.flatnonzero(y_all >= peak * (1.0 - max(tol, 1e-12)))
-    i_first, i_last = int(near[0]), int(near[-1])
+    i_first = int(near[0])
     # contiguous plateau from the first peak point
     plateau = i_first
     while plateau + 1 < y_all.size and y_all[plateau + 1] >= peak * (1.0 - max(tol, 1e-12)):
@@ -293,7 +293,7 @@ def _analyse(log: LRLog, total: float | None) -> tuple[_Data, list[str]]:
     tail = y_all[-min(3, y_all.size):]
     ends_flat = bool(y_all.size >= 4 and np.ptp(tail) <= tol * max(float(tail.max()), 1e-300)
                      and tail[-1] < peak * (1 - tol))
-    decays = bool(y_all[i_last:].min() < peak * (1.0 - 10.0 * tol)) or bool(down)
+    decays = bool(y_all[i_first:].min() < peak * (1.0 - 10.0 * tol)) or bool(down) or bool(up)
     marks = [*down, *up, float(t_all[i_first]), float(t_all[plateau])]
     keep = _subsample(t_all, y_all, marks, MAX_FIT_POINTS)
     if keep.size < t_all.size:
@@ -484,7 +484,15 @@ def _levels(d: _Data, marks: Sequence[float]) -> list[float]:
     return out
 
 
-def _multistep_model(d: _Data, free_levels: bool) -> _Model:
+def _regular(marks: Sequence[float]) -> bool:
+    """Milestones at every k steps from 0 (torch ``StepLR``): at least two of them."""
+    return len(marks) >= 2 and all(m == (k + 1) * marks[0] for k, m in enumerate(marks))
+
+
+def _multistep_model(d: _Data, free_levels: bool, regular: bool = False) -> _Model:
+    """Levels after the jumps down: ``multistep`` (milestones as found, a common ratio or
+    free factors) or, with ``regular``, ``step`` (one every ``marks[0]`` steps, going on
+    after the log)."""
     P = d.peak
     marks = list(d.jumps_down)
     levels = _levels(d, marks)
@@ -511,7 +519,7 @@ def _multistep_model(d: _Data, free_levels: bool) -> _Model:
         if free_levels:
             core: Schedule = lrlab.multistep(v["peak"], local,
                                              factors=[v[f"factor{k}"] for k in range(len(marks))])
-        elif not d.warmup and all(m == (k + 1) * marks[0] for k, m in enumerate(marks)):
+        elif regular:
             core = lrlab.step(v["peak"], v["gamma"], _whole(marks[0]))
         else:
             core = lrlab.multistep(v["peak"], local, gamma=v["gamma"])
@@ -519,22 +527,16 @@ def _multistep_model(d: _Data, free_levels: bool) -> _Model:
             return lrlab.warmup(origin, core, start_factor=v.get("start_factor", 0.0))
         return core
 
-    def label(v: _Values) -> str:
-        if not free_levels and not d.warmup and all(m == (k + 1) * marks[0] for k, m in enumerate(marks)):
-            return "step"
-        return "multistep"
-
-    return _Model("multistep", kinds, bounds, [start], build, label, None, structural=len(marks),
-                  conventions=_warmup_conventions)
+    family = "step" if regular else "multistep"
+    return _Model(family, kinds, bounds, [start], build, None, None,
+                  structural=1 if regular else len(marks), conventions=_warmup_conventions)
 
 
 def _sgdr_model(d: _Data, decay: bool, cycles: bool) -> _Model:
     P = d.peak
     origin = d.ramp_end if d.warmup else 0.0
     restarts = d.jumps_up
-    period = restarts[0] - origin
-    mult = (restarts[1] - restarts[0]) / period if len(restarts) >= 2 else 1.0
-    mult = max(1.0, mult)
+    period, mult = _period(restarts, origin, d.spacing)
     tops = [float(d.y[np.searchsorted(d.t, r)]) for r in restarts if np.searchsorted(d.t, r) < d.y.size]
     decay0 = min(max(tops[0] / P, 1e-3), 1.0) if tops and decay else 1.0
     kinds = {"peak": "lr", "floor": "lr", "period": "length", "mult": "rate"}
@@ -556,6 +558,36 @@ def _sgdr_model(d: _Data, decay: bool, cycles: bool) -> _Model:
 
     return _Model("sgdr", kinds, bounds, [start], build, None, None, structural=2 + int(cycles),
                   conventions=_warmup_conventions)
+
+
+def _period(restarts: Sequence[float], origin: float, spacing: float) -> tuple[float, float]:
+    """SGDR's first period and multiplier from the restarts seen.
+
+    A restart at step ``r_k`` (the first logged step of cycle ``k``) happened in
+    ``(r_k - spacing, r_k]``, and cycle ``k`` starts at ``origin + T (m^k - 1) / (m - 1)``
+    (``origin + k T`` for ``m = 1``). For each multiplier tried (1, 2, 3, 1.5, and the one
+    the first two restarts suggest), every restart bounds ``T`` from both sides; the
+    multiplier whose bounds agree wins, ``T`` the largest whole step they allow.
+    """
+    first = restarts[0] - origin
+    guesses = [1.0, 2.0, 3.0, 1.5]
+    if len(restarts) >= 2:
+        guesses.append(max(1.0, (restarts[1] - restarts[0]) / first))
+    fallback: tuple[float, float, float] | None = None  # (slack, period, mult)
+    for mult in guesses:
+        lows, highs = [], []
+        for k, r in enumerate(restarts, start=1):
+            cycles = float(k) if mult == 1.0 else (mult**k - 1.0) / (mult - 1.0)
+            highs.append((r - origin) / cycles)
+            lows.append((r - origin - spacing) / cycles)
+        lo, hi = max(lows), min(highs)
+        period = float(math.floor(hi)) if math.floor(hi) > lo else hi
+        if hi >= lo:
+            return period, mult  # the first multiplier (in the order above) that fits
+        if fallback is None or hi - lo > fallback[0]:
+            fallback = (hi - lo, period, mult)
+    assert fallback is not None
+    return fallback[1], fallback[2]
 
 
 def _decay_start(d: _Data) -> float:
@@ -630,6 +662,8 @@ def _models(d: _Data, families: Sequence[str] | None) -> list[_Model]:
             out += [_multistep_model(d, False)]
             if len(d.jumps_down) >= 2:
                 out += [_multistep_model(d, True)]
+            if not d.warmup and _regular(d.jumps_down):
+                out += [_multistep_model(d, False, regular=True)]
         if d.jumps_up:
             out += [_sgdr_model(d, decay, cycles) for decay in (False, True) for cycles in (False, True)]
     if families:
