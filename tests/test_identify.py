@@ -225,6 +225,26 @@ def test_large_log_is_downsampled_and_says_so():
     assert any("fitted on" in n for n in result.notes)
 
 
+def test_log_starting_mid_run():
+    truth = lrlab.warmup(100, lrlab.cosine(6e-4, 6e-5, 9900))
+    t = np.arange(5000, 8000, 10)
+    result = identify((t, truth.values(t)))
+    assert result.family == "cosine"
+    later = np.arange(5000, 12000)
+    assert np.max(_relative(result.schedule.values(later), truth.values(later))) < 1e-9
+    assert result.end_lr == pytest.approx(6e-5, rel=1e-9)
+
+
+def test_isolated_spike_is_ignored_and_noted():
+    truth = lrlab.warmup(100, lrlab.cosine(6e-4, 6e-5, 9900))
+    t = np.arange(0, 10000, 10)
+    logged = truth.values(t)
+    logged[300] *= 5.0
+    result = identify((t, logged))
+    assert result.spec == str(truth)
+    assert any("ignored 1 isolated spike (step 3000)" in n for n in result.notes)
+
+
 # --- partial information: the lesson's question -------------------------------------------
 
 
@@ -317,9 +337,11 @@ def test_cli_partial(capsys, tmp_path):
     assert main([*args, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["decided"] is False and out["candidates"]
-    assert main(args) == 0
+    png = tmp_path / "partial.png"
+    assert main([*args, "-o", str(png)]) == 0
     text = capsys.readouterr().out
     assert "cannot decide" in text and "wsd(0.47, 130000" in text
+    assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize(

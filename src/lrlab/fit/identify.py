@@ -206,6 +206,7 @@ class _Data:
     last: float
     spacing: float         # median step between logged points
     total: float | None
+    late: bool = False     # the log starts well after step 0 with no warmup in sight
 
 
 def _weights(y: np.ndarray, peak: float) -> np.ndarray:
@@ -267,9 +268,29 @@ def _subsample(t: np.ndarray, y: np.ndarray, keep_steps: Iterable[float], limit:
     return np.array(sorted(index))
 
 
+def _spikes(y: np.ndarray) -> np.ndarray:
+    """Indices of isolated spikes: a point at least 50% away from both neighbours, which
+    agree with each other to 5% (a logging glitch, not a milestone or a restart, which
+    move the level for good)."""
+    if y.size < 5:
+        return np.zeros(0, dtype=int)
+    left, mid, right = y[:-2], y[1:-1], y[2:]
+    base = np.maximum(np.maximum(left, right), 1e-300)
+    agree = np.abs(left - right) <= 0.05 * base
+    away = (np.abs(mid - left) > 0.5 * base) & (np.abs(mid - right) > 0.5 * base)
+    return np.flatnonzero(agree & away) + 1
+
+
 def _analyse(log: LRLog, total: float | None) -> tuple[_Data, list[str]]:
     t_all, y_all = log.steps, log.lrs
     notes: list[str] = []
+    spikes = _spikes(y_all)
+    if spikes.size and spikes.size <= max(1, y_all.size // 100):
+        shown = ", ".join(f"{t_all[i]:.0f}" for i in spikes[:5]) + (", ..." if spikes.size > 5 else "")
+        notes.append(f"ignored {spikes.size} isolated spike{'s' if spikes.size > 1 else ''} (step {shown})")
+        keep_mask = np.ones(y_all.size, dtype=bool)
+        keep_mask[spikes] = False
+        t_all, y_all = t_all[keep_mask], y_all[keep_mask]
     peak = float(y_all.max())
     noise = _noise(y_all)
     tol = max(EXACT, 4.0 * noise)
@@ -281,6 +302,7 @@ def _analyse(log: LRLog, total: float | None) -> tuple[_Data, list[str]]:
     while plateau + 1 < y_all.size and y_all[plateau + 1] >= peak * (1.0 - max(tol, 1e-12)):
         plateau += 1
     warm = i_first > 0 and y_all[0] < peak * (1.0 - 10.0 * tol)
+    late = bool(not warm and t_all[0] > 0 and t_all[0] >= 0.02 * t_all[-1])
     start_factor = 0.0
     ramp_end = float(t_all[i_first])
     if warm:
@@ -308,7 +330,7 @@ def _analyse(log: LRLog, total: float | None) -> tuple[_Data, list[str]]:
         noise=noise, tol=tol, warmup=bool(warm), ramp_end=ramp_end, plateau_end=float(t_all[plateau]),
         plateau_points=plateau - i_first + 1, start_factor=start_factor, jumps_down=down,
         jumps_up=[u for u in up if u > t_all[i_first]], ends_flat=ends_flat, decays=decays,
-        first=float(t_all[0]), last=float(t_all[-1]), spacing=spacing, total=total,
+        first=float(t_all[0]), last=float(t_all[-1]), spacing=spacing, total=total, late=late,
     )
     return data, notes
 
@@ -407,11 +429,22 @@ def _phase_model(d: _Data, shape: str, hold: bool) -> _Model:
     base: _Values = {"peak": P}
     _warmup_params(d, kinds, bounds, base)
     decay_start = d.ramp_end if d.warmup else d.first
+    peaks = [P]
+    if d.late and not d.plateau_points >= 2:
+        # the log starts mid-decay: the peak (and where the decay began) came before it
+        bounds["peak"] = (0.5 * P, 50.0 * P)
+        peaks = [P, 1.5 * P, 3.0 * P]
+        decay_start = 0.0
+        span = max(d.last, 1.0)
+        bounds["decay"] = (1e-3 * span, 1e3 * span)
     if hold:
         kinds["hold"] = "length"
         bounds["hold"] = (0.0, 2.0 * span)
         base["hold"] = max(d.plateau_end - (d.ramp_end if d.warmup else 0.0), 0.0)
         decay_start = d.plateau_end
+        if d.late and d.plateau_points < 2:
+            base["hold"] = 0.01 * d.first
+            bounds["hold"] = (0.0, d.first)
     if shape == "polynomial":
         kinds["power"] = "power"
         bounds["power"] = (0.05, 20.0)
@@ -426,7 +459,8 @@ def _phase_model(d: _Data, shape: str, hold: bool) -> _Model:
         lengths = [d.total - decay_start, seen * 1.2]
     else:
         lengths = [seen * 1.05, seen * 1.5, seen * 3.0]
-    starts = [{**base, "floor": max(f, low_floor), "decay": L} for f in floors for L in lengths]
+    starts = [{**base, "peak": p, "floor": max(f, low_floor), "decay": L}
+              for p in peaks for f in floors for L in lengths]
 
     def build(v: _Values) -> Schedule:
         power = v.get("power", 1.0)
@@ -652,7 +686,7 @@ def _models(d: _Data, families: Sequence[str] | None) -> list[_Model]:
         smooth = not d.jumps_down and not d.jumps_up
         if smooth or not d.jumps_up:
             out += [_phase_model(d, shape, hold=False) for shape in DECAY_SHAPES]
-            if d.plateau_points >= 2:
+            if d.plateau_points >= 2 or d.late:
                 out += [_phase_model(d, shape, hold=True) for shape in DECAY_SHAPES
                         if shape != "polynomial"]
             out += [_exponential_model(d), _inverse_sqrt_model(d)]
