@@ -235,6 +235,7 @@ def _jumps(t: np.ndarray, y: np.ndarray, peak: float, noise: float) -> tuple[lis
         return [], []
     down: list[float] = []
     up: list[float] = []
+    sizes: dict[float, float] = {}
     diff = y[1:] - y[:-1]
     for scale, sigma in (
         (np.maximum(np.maximum(np.abs(y[:-1]), np.abs(y[1:])), 1e-300), noise),
@@ -248,8 +249,15 @@ def _jumps(t: np.ndarray, y: np.ndarray, peak: float, noise: float) -> tuple[lis
         for i in np.flatnonzero(hit):
             target = up if d[i] > 0 else down
             step = float(t[i + 1])
+            sizes[step] = max(sizes.get(step, 0.0), float(a[i]))
             if step not in target:
                 target.append(step)
+    if len(sizes) > 20:
+        # many small "jumps" are a log printed with few digits (a staircase), not
+        # milestones: keep the ones far above the typical one (and above 5%)
+        cut = max(0.05, 10.0 * float(np.median(list(sizes.values()))))
+        down = [s for s in down if sizes[s] >= cut]
+        up = [s for s in up if sizes[s] >= cut]
     return sorted(down), sorted(up)
 
 
@@ -486,6 +494,36 @@ def _WSD_HOLD(v: _Values) -> float:
     return max(2.0, 0.05 * (v.get("ramp", 0.0) + v.get("hold", 0.0) + v.get("decay", 0.0)))
 
 
+def _overlaid_warmup_model(d: _Data) -> _Model:
+    """A cosine over the whole run whose first ``W`` steps a linear warmup overrides
+    (timm's ``CosineLRScheduler`` without ``warmup_prefix``, its default: the cosine runs
+    on the absolute step). lrlab has no time shift yet, so the warmup is written as a
+    factor on the cosine, linear from ``start_factor`` to ``end_factor`` over ``W`` steps:
+    exact after the warmup, within ``(pi W / 2T)^2`` relative during it."""
+    P = d.peak
+    span = max(d.last, 1.0)
+    kinds = {"peak": "lr", "floor": "lr", "decay": "length", "ramp": "length", "start_factor": "factor",
+             "end_factor": "factor"}
+    bounds = {"peak": (0.5 * P, 1.5 * P), "floor": (0.0, P),
+              "decay": (max(d.ramp_end + 1.0, 2.0), 1e3 * span),
+              "ramp": (max(d.first, 1e-6), max(d.plateau_end, d.first + 1.0)), "start_factor": (0.0, 1.0),
+              "end_factor": (0.0, 1.5)}
+    y_end = float(d.y[-1])
+    lengths = [d.last + 1.0] if d.total is None else [d.total]
+    if not d.ends_flat and d.total is None:
+        lengths += [1.5 * (d.last + 1.0)]
+    starts = [{"peak": P, "floor": f, "decay": L, "ramp": d.ramp_end, "start_factor": d.start_factor,
+               "end_factor": 1.0} for f in {min(y_end, 0.999 * P), 0.0} for L in lengths]
+
+    def build(v: _Values) -> Schedule:
+        ramp, decay = _whole(v["ramp"]), _whole(v["decay"])
+        factor = lrlab.join(lrlab.linear(v["start_factor"], v["end_factor"], ramp),
+                            lrlab.constant(1.0, _whole(max(v["decay"] - v["ramp"], 1.0))))
+        return lrlab.product(lrlab.cosine(v["peak"], v["floor"], decay), factor)
+
+    return _Model("cosine", kinds, bounds, starts, build, None, "decay")
+
+
 def _onecycle_model(d: _Data, anneal: str) -> _Model:
     P = d.peak
     y0 = max(float(d.y[0]), 1e-12 * P)
@@ -692,6 +730,8 @@ def _models(d: _Data, families: Sequence[str] | None) -> list[_Model]:
             out += [_exponential_model(d), _inverse_sqrt_model(d)]
             if d.warmup and d.y[0] > 0:
                 out += [_onecycle_model(d, "cos"), _onecycle_model(d, "linear")]
+            if d.warmup:
+                out += [_overlaid_warmup_model(d)]
         if d.jumps_down and not d.jumps_up:
             out += [_multistep_model(d, False)]
             if len(d.jumps_down) >= 2:
