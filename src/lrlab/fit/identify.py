@@ -472,7 +472,7 @@ def _phase_model(d: _Data, shape: str, hold: bool) -> _Model:
 
     def build(v: _Values) -> Schedule:
         power = v.get("power", 1.0)
-        if hold and v.get("hold", 0.0) >= _WSD_HOLD(v) and shape != "polynomial":
+        if hold and v.get("hold", 0.0) >= _wsd_hold(v) and shape != "polynomial":
             warm = v.get("ramp", 0.0)
             return lrlab.wsd(v["peak"], _whole(warm + v["hold"] + v["decay"]), warmup=_whole(warm),
                              cooldown=_whole(v["decay"]), shape=shape, floor=v["floor"],
@@ -480,7 +480,7 @@ def _phase_model(d: _Data, shape: str, hold: bool) -> _Model:
         return _with_warmup(_phase(shape, v["peak"], v["floor"], _whole(v["decay"]), power), v)
 
     def label(v: _Values) -> str:
-        if hold and v.get("hold", 0.0) >= _WSD_HOLD(v):
+        if hold and v.get("hold", 0.0) >= _wsd_hold(v):
             return "wsd"
         return "linear" if shape == "polynomial" and v.get("power") == 1.0 else shape
 
@@ -488,7 +488,7 @@ def _phase_model(d: _Data, shape: str, hold: bool) -> _Model:
                   conventions=_warmup_conventions)
 
 
-def _WSD_HOLD(v: _Values) -> float:
+def _wsd_hold(v: _Values) -> float:
     """A hold of at least 2 steps and 5% of the run makes a WSD (else a peak held a step
     or two, as build-nanogpt's warmup does)."""
     return max(2.0, 0.05 * (v.get("ramp", 0.0) + v.get("hold", 0.0) + v.get("decay", 0.0)))
@@ -662,13 +662,9 @@ def _period(restarts: Sequence[float], origin: float, spacing: float) -> tuple[f
     return fallback[1], fallback[2]
 
 
-def _decay_start(d: _Data) -> float:
-    return d.plateau_end
-
-
 def _exponential_model(d: _Data) -> _Model:
     P = d.peak
-    after = (d.t >= _decay_start(d)) & (d.y > 0)
+    after = (d.t >= d.plateau_end) & (d.y > 0)
     gamma0 = 0.999
     if np.count_nonzero(after) >= 2:
         slope = np.polyfit(d.t[after], np.log(d.y[after]), 1)[0]
@@ -1114,7 +1110,10 @@ def identify(log: Any = None, *, points: Sequence[tuple[float, float]] | None = 
     allowed family fitted by ``scipy.optimize.least_squares`` on the relative errors,
     lengths rounded to whole steps and parameters to the shortest decimals that fit as
     well, families ranked by BIC ``n log(RSS/n) + k log n`` (``RSS/n`` floored at
-    ``EXACT^2``), the confidence being the winner's BIC weight ``exp(-BIC/2)`` normalised.
+    ``EXACT^2``) plus ``2 ln 10`` per significant digit beyond 4 in the spec's numbers (a
+    description length: of two equal fits the shorter spec wins), the confidence being
+    the winner's weight ``exp(-score/2)`` normalised over the best fit of each family.
+    See docs/identify.md.
     """
     if log is None:
         if not points:
