@@ -133,6 +133,23 @@ def test_constant_lr_cannot_decide():
     assert lrlab.parse(result.spec)(1000) == 3e-4
 
 
+def test_still_warming_up_cannot_decide():
+    truth = lrlab.warmup(1000, lrlab.cosine(1e-3, 0.0, 9000))
+    t = np.arange(0, 500, 5)
+    result = identify((t, truth.values(t)))
+    assert not result.decided and "still rising" in result.reason
+
+
+def test_bad_arguments():
+    t = np.arange(10)
+    with pytest.raises(ValueError, match="families must be among"):
+        identify((t, t + 1.0), families=["cosin"])
+    with pytest.raises(ValueError, match="before the last logged step"):
+        identify((t, t + 1.0), total=5)
+    with pytest.raises(ValueError, match="total must be a positive"):
+        identify((t, t + 1.0), total=-1)
+
+
 def test_warmup_then_flat_cannot_decide_the_decay():
     schedule = lrlab.wsd(1e-3, 10_000, warmup=200, cooldown=2000)
     t = np.arange(0, 3000, 10)

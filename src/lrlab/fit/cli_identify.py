@@ -22,10 +22,7 @@ import math
 import sys
 from typing import Any
 
-from .identify import DECAY_SHAPES
-
-FAMILY_NAMES = ("constant", *DECAY_SHAPES, "wsd", "onecycle", "multistep", "step", "sgdr", "exponential",
-                "inverse_sqrt")
+from .identify import FAMILY_NAMES
 
 
 def _number(what: str, positive: bool = False, whole: bool = False):

@@ -53,6 +53,9 @@ MAX_CHECK_POINTS = 400_000
 DECIDE = 0.75
 #: decay shapes tried for warmup + decay and WSD
 DECAY_SHAPES = ("linear", "cosine", "one_minus_sqrt", "one_minus_square", "polynomial", "geometric")
+#: every family identify can answer
+FAMILY_NAMES = ("constant", *DECAY_SHAPES, "wsd", "onecycle", "multistep", "step", "sgdr",
+                "exponential", "inverse_sqrt")
 
 
 # ------------------------------------------------------------------------------------------
@@ -1125,8 +1128,15 @@ def identify(log: Any = None, *, points: Sequence[tuple[float, float]] | None = 
     if points:
         raise ValueError("give either a log or observed points, not both")
     total_steps = _check_total(total)
+    if families is not None:
+        unknown = sorted(set(families) - set(FAMILY_NAMES))
+        if unknown:
+            raise ValueError(f"families must be among {', '.join(FAMILY_NAMES)}; got {', '.join(unknown)}")
     data = _as_log(log, step_column, lr_column, format)
     n = len(data)
+    if total_steps is not None and total_steps < data.steps[-1]:
+        raise ValueError(f"total ({total_steps:.0f}) is before the last logged step ({data.steps[-1]:.0f}): "
+                         "total is the run's length in steps")
     if n < 3:
         raise ValueError(f"{data.source}: {n} point{'s' if n != 1 else ''}; identify needs at least 3 "
                          "(and more to tell families apart): cannot decide")
@@ -1214,7 +1224,10 @@ def _identify(data: LRLog, d: _Data, notes: list[str], total_steps: float | None
     decided, reason = True, None
     if best.family == "constant":
         decided = False
-        if d.warmup:
+        if d.warmup and d.plateau_points < 2 and d.plateau_end >= d.last:
+            reason = (f"the LR is still rising at the end of the log (step {d.last:.0f}, LR {d.peak:.6g}): "
+                      "the warmup has not ended, so the peak and everything after it cannot be decided")
+        elif d.warmup:
             reason = (f"after its warmup the LR stays at {d.peak:.6g} until the end of the log (step "
                       f"{d.last:.0f}): no decay has begun, so its shape, floor and horizon cannot be "
                       "decided from this log")
