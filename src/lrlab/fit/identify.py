@@ -1241,9 +1241,6 @@ def _identify(data: LRLog, d: _Data, notes: list[str], total_steps: float | None
                   f"vs {other.residual:.3g}); more of the log would decide")
         if truncated:
             reason += f" (the log stops at step {d.last:.0f}; the schedule goes on to about {horizon:.0f})"
-    if truncated and interval is not None:
-        notes.append(f"the log stops at step {d.last:.0f}, before the schedule ends: horizon "
-                     f"{horizon:.0f} (about 95%: {interval[0]:.0f} to {interval[1]:.0f})")
     if d.spacing > 1:
         notes.append(f"logged every {d.spacing:.0f} steps: lengths and milestones are known to within that")
     return Identification(
