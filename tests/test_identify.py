@@ -163,10 +163,10 @@ def test_warmup_then_flat_cannot_decide_the_decay():
 EXACT_CASES = [
     ("warmup(100, cosine(0.0006, 6e-05, 900))", 1000, "cosine"),
     ("warmup(50, linear(0.001, 0.0, 950))", 1000, "linear"),
-    ("wsd(0.001, 2000, warmup=100, cooldown=400)", 2000, "wsd"),
+    pytest.param("wsd(0.001, 2000, warmup=100, cooldown=400)", 2000, "wsd", marks=pytest.mark.slow),
     ("multistep(0.1, [300, 700], gamma=0.1)", 900, "multistep"),
     ("step(0.1, 0.5, 200)", 900, "step"),
-    ("onecycle(0.01, 1000)", 1000, "onecycle"),
+    pytest.param("onecycle(0.01, 1000)", 1000, "onecycle", marks=pytest.mark.slow),
     ("sgdr(0.1, 50, mult=2.0, floor=0.0001)", 700, "sgdr"),
     ("warmup(100, polynomial(0.002, 0.0, 1400, power=2.0))", 1500, "polynomial"),
     ("warmup(500, inverse_sqrt(0.0007, timescale=500))", 3000, "inverse_sqrt"),
@@ -233,6 +233,7 @@ def test_families_filter_and_runner_up():
     assert len({c.family for c in full.runner_up}) == len(full.runner_up)
 
 
+@pytest.mark.slow
 def test_large_log_is_downsampled_and_says_so():
     truth = lrlab.warmup(2000, lrlab.cosine(1e-3, 0.0, 198_000))
     t = np.arange(0, 200_000, 2)
