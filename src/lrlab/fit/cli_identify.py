@@ -47,10 +47,11 @@ def add_commands(commands: Any) -> None:
     """Register ``identify`` on the main parser's subcommands."""
     parser = commands.add_parser(
         "identify", help="find the schedule that produced a logged LR series",
-        description="Find the schedule that produced a learning-rate log (CSV with step and lr "
-        "columns, JSON lines, or TensorBoard event files): its text form, residual, confidence, "
-        "the runner-up families and the LR at the end of training. Without a LOG, --at/--lr "
-        "points (with --total and what else is known) list the schedules consistent with them.",
+        description="Find the schedule that produced a learning-rate log (CSV with step and lr\n"
+        "columns, JSON lines, or TensorBoard event files): its text form, residual, confidence,\n"
+        "the runner-up families and the LR at the end of training. Without a LOG, --at/--lr\n"
+        "points (with --total and what else is known) list the schedules consistent with them\n"
+        "and say when the data cannot decide. See docs/identify.md.",
         epilog="examples:\n"
         "  lrlab identify runs/lr.csv\n"
         "  lrlab identify train.jsonl --lr-column learning_rate --json\n"
