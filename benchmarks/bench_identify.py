@@ -9,13 +9,13 @@ For every family, schedules with random parameters are logged under five conditi
 * ``truncated``: every 5th step with 0.3% noise, the log stopping at 60-85% of the schedule
 
 and identified. Reported per family and condition (errors are medians over the trials):
-the family recovery rate (an
-equivalent spelling counts as recovered: 1cycle with a linear anneal is a warmup and a
-linear decay), the curve recovery rate (the identified schedule within 1% of the truth at
-every step up to the horizon, logged or not; relative to max(lr, 1e-3 peak)) and that
-worst error, and the errors of the peak, the warmup length, the horizon (the step where the schedule
-ends) and the LR at the end of training (relative to the peak). For truncated logs, how
-often the reported horizon interval contains the true horizon.
+the family recovery rate (an equivalent spelling counts as recovered: 1cycle with a
+linear anneal is a warmup and a linear decay), the curve recovery rate (the identified
+schedule within 1% of the truth at every step up to the horizon, logged or not; relative
+to max(lr, 1e-3 peak)) and that worst error, and the errors of the peak, the warmup
+length, the horizon (the step where the schedule ends) and the LR at the end of training
+(relative to the peak). For truncated logs, how often the reported horizon interval
+contains the true horizon.
 
     python benchmarks/bench_identify.py              # 6 trials per family and condition
     python benchmarks/bench_identify.py --trials 2   # a quick look
