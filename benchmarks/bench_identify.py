@@ -14,8 +14,9 @@ linear anneal is a warmup and a linear decay), the curve recovery rate (the iden
 schedule within 1% of the truth at every step up to the horizon, logged or not; relative
 to max(lr, 1e-3 peak)) and that worst error, and the errors of the peak, the warmup
 length, the horizon (the step where the schedule ends) and the LR at the end of training
-(relative to the peak). For truncated logs, how often the reported horizon interval
-contains the true horizon.
+(relative to the peak); how often identify says it cannot decide (a truncated WSD log
+that stops before its cooldown, say). For truncated logs, how often the reported horizon
+interval contains the true horizon.
 
     python benchmarks/bench_identify.py              # 6 trials per family and condition
     python benchmarks/bench_identify.py --trials 2   # a quick look
@@ -154,6 +155,7 @@ def _log(schedule: lrlab.Schedule, condition: str, rng: np.random.Generator) -> 
 class Trial:
     family_ok: bool
     curve_ok: bool
+    undecided: bool
     worst: float
     peak: float
     warmup: float
@@ -185,7 +187,7 @@ def _trial(truth: lrlab.Schedule, accepted: tuple[str, ...], condition: str,
     if condition == "truncated" and result.horizon_interval is not None and true_sum.length is not None:
         lo, hi = result.horizon_interval
         covered = lo <= true_sum.length <= hi
-    return Trial(result.family in accepted, bool(err.max() <= 0.01), float(err.max()),
+    return Trial(result.family in accepted, bool(err.max() <= 0.01), not result.decided, float(err.max()),
                  abs(found_sum.peak - true_sum.peak) / true_sum.peak,
                  abs(found_sum.warmup_steps - true_sum.warmup_steps), horizon_err, end_err, covered, seconds)
 
@@ -210,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
           f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
           f"{os.getloadavg()[0]:.2f}; {info['cpus']} CPUs, {info['cpu']}; commit {info['revision']}; "
           f"Python {info['python']}, numpy {info['numpy']})\n")
-    print("| family | condition | family recovered | curve within 1% | worst curve err | peak err "
-          "| warmup err (steps) | horizon err | end LR err (/peak) | seconds |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| family | condition | family recovered | says cannot decide | curve within 1% | worst curve err "
+          "| peak err | warmup err (steps) | horizon err | end LR err (/peak) | seconds |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     totals = {c: [0, 0, 0] for c in CONDITIONS}
     coverage: list[bool] = []
     for name in args.family or list(FAMILIES):
@@ -228,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
             totals[condition][1] += curve
             totals[condition][2] += len(trials)
             coverage += [t.covered for t in trials if t.covered is not None]
-            print(f"| {name} | {condition} | {fam}/{len(trials)} | {curve}/{len(trials)} | "
+            undecided = sum(t.undecided for t in trials)
+            print(f"| {name} | {condition} | {fam}/{len(trials)} | {undecided}/{len(trials)} | "
+                  f"{curve}/{len(trials)} | "
                   f"{_median([t.worst for t in trials])} | "
                   f"{_median([t.peak for t in trials])} | {_median([t.warmup for t in trials])} | "
                   f"{_median([t.horizon for t in trials])} | {_median([t.end for t in trials])} | "

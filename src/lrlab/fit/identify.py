@@ -257,8 +257,9 @@ def _jumps(t: np.ndarray, y: np.ndarray, peak: float, noise: float) -> tuple[lis
                 target.append(step)
     if len(sizes) > 20:
         # many small "jumps" are a log printed with few digits (a staircase), not
-        # milestones: keep the ones far above the typical one (and above 5%)
-        cut = max(0.05, 10.0 * float(np.median(list(sizes.values()))))
+        # milestones: keep the ones far above the typical one (and above 5%; many restarts
+        # of an SGDR, all large, stay)
+        cut = max(0.05, min(10.0 * float(np.median(list(sizes.values()))), 0.5))
         down = [s for s in down if sizes[s] >= cut]
         up = [s for s in up if sizes[s] >= cut]
     return sorted(down), sorted(up)
@@ -1081,10 +1082,17 @@ _NUMBER = re.compile(r"(?<![A-Za-z_])\d*\.?\d+(?:[eE][-+]?\d+)?")
 
 
 def _excess_digits(spec: str) -> int:
-    """Significant digits beyond 4, summed over the numbers written in ``spec``."""
+    """Significant digits beyond 4, summed over the numbers written in ``spec``.
+
+    A rate just below 1 is counted by its complement: ``0.999676`` is ``1 - 3.24e-4``,
+    three digits of information (how a decay rate per step is chosen)."""
     total = 0
     for match in _NUMBER.finditer(spec):
-        mantissa = re.split("[eE]", match.group())[0].replace(".", "").strip("0")
+        text = match.group()
+        value = float(text)
+        if 0.9 < value < 1.0:
+            text = f"{1.0 - value:.12g}"
+        mantissa = re.split("[eE]", text)[0].replace(".", "").strip("0")
         total += max(len(mantissa) - 4, 0)
     return total
 
