@@ -1226,7 +1226,10 @@ def _identify(data: LRLog, d: _Data, notes: list[str], total_steps: float | None
         end_step = total_steps if total_steps is not None else float(horizon)  # type: ignore[arg-type]
         end_lr = schedule(round(end_step))
     interval = None
-    if truncated and best.family != "constant":
+    # the end is uncertain when the log stops while the LR still falls (a linear decay cut
+    # short fits as well ending at the last point at a higher floor as going on)
+    open_end = truncated or (horizon is not None and not d.ends_flat and horizon >= d.last - d.spacing)
+    if open_end and best.family != "constant":
         interval = _horizon_interval(best_fit, d, integer_steps)
 
     decided, reason = True, None
@@ -1242,6 +1245,11 @@ def _identify(data: LRLog, d: _Data, notes: list[str], total_steps: float | None
         else:
             reason = (f"the LR is constant ({best.schedule(0):.6g}) over the whole log: no warmup or "
                       "decay is visible, so the schedule's shape and horizon cannot be decided")
+    elif interval is not None and horizon is not None and interval[1] - interval[0] > 0.1 * horizon:
+        decided = False
+        reason = (f"the log stops at step {d.last:.0f} with the LR still falling: the schedule's end is only "
+                  f"known to lie between steps {interval[0]:.0f} and {interval[1]:.0f} (about 95%), and the "
+                  "LR at the end of training with it")
     elif confidence < DECIDE and runner_up:
         other = runner_up[0]
         decided = False
