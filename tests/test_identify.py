@@ -213,6 +213,20 @@ def test_truncated_log_estimates_the_horizon_with_an_interval():
     assert result.end_lr == pytest.approx(1e-4, rel=0.15)
 
 
+def test_linear_decay_cut_short_cannot_decide_its_end():
+    # a straight line cut short: a higher floor reached sooner fits as well as a lower one
+    # reached later, so the end (and the end LR) is only known as an interval
+    truth = lrlab.warmup(100, lrlab.linear(1e-3, 1e-4, 5000))
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 3500, 10)
+    logged = truth.values(t) * (1.0 + 0.003 * rng.standard_normal(t.size))
+    result = identify((t, logged))
+    assert result.family == "linear"
+    assert not result.decided and "still falling" in result.reason
+    lo, hi = result.horizon_interval
+    assert lo <= 5100 <= hi
+
+
 def test_total_sets_the_end_of_training():
     truth = lrlab.multistep(0.1, [100, 250], gamma=0.5)
     t = np.arange(300)

@@ -293,6 +293,24 @@ def _spikes(y: np.ndarray) -> np.ndarray:
     return np.flatnonzero(agree & away) + 1
 
 
+def _ends_flat(t: np.ndarray, y: np.ndarray) -> bool:
+    """Whether the log ends on a level (the schedule's final value reached): no trend over
+    its last points (a straight-line fit whose change over them is within 3 standard
+    errors, or within 1e-9 relative for an exact log)."""
+    m = max(4, min(20, y.size // 20))
+    if y.size < 4:
+        return False
+    s, v = t[-m:], y[-m:]
+    if np.ptp(v) <= 1e-9 * max(float(np.abs(v).max()), 1e-300):
+        return True
+    centred = s - s.mean()
+    spread = float(np.dot(centred, centred))
+    slope = float(np.dot(centred, v - v.mean())) / spread
+    resid = v - v.mean() - slope * centred
+    se = math.sqrt(float(np.dot(resid, resid)) / max(m - 2, 1) / spread)
+    return abs(slope) <= 3.0 * se
+
+
 def _analyse(log: LRLog, total: float | None) -> tuple[_Data, list[str]]:
     t_all, y_all = log.steps, log.lrs
     notes: list[str] = []
@@ -324,9 +342,7 @@ def _analyse(log: LRLog, total: float | None) -> tuple[_Data, list[str]]:
         start_factor = float(min(max(intercept / peak, 0.0), 1.0))
         if slope > 0:
             ramp_end = float(min(max((peak - intercept) / slope, t_all[i_first - 1] + 1e-9), t_all[i_first]))
-    tail = y_all[-min(3, y_all.size):]
-    ends_flat = bool(y_all.size >= 4 and np.ptp(tail) <= tol * max(float(tail.max()), 1e-300)
-                     and tail[-1] < peak * (1 - tol))
+    ends_flat = _ends_flat(t_all, y_all) and bool(y_all[-1] < peak * (1 - tol))
     decays = bool(y_all[i_first:].min() < peak * (1.0 - 10.0 * tol)) or bool(down) or bool(up)
     marks = [*down, *up, float(t_all[i_first]), float(t_all[plateau])]
     keep = _subsample(t_all, y_all, marks, MAX_FIT_POINTS)
