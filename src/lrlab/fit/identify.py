@@ -210,6 +210,7 @@ class _Data:
     spacing: float         # median step between logged points
     total: float | None
     late: bool = False     # the log starts well after step 0 with no warmup in sight
+    near_end: float = 0.0  # last step within the noise of the peak
 
 
 def _weights(y: np.ndarray, peak: float) -> np.ndarray:
@@ -327,6 +328,7 @@ def _analyse(log: LRLog, total: float | None) -> tuple[_Data, list[str]]:
     down, up = _jumps(t_all, y_all, peak, noise)
     near = np.flatnonzero(y_all >= peak * (1.0 - max(tol, 1e-12)))
     i_first = int(near[0])
+    i_last = int(near[-1])  # with noise the plateau may break early: its likely end
     # contiguous plateau from the first peak point
     plateau = i_first
     while plateau + 1 < y_all.size and y_all[plateau + 1] >= peak * (1.0 - max(tol, 1e-12)):
@@ -359,6 +361,7 @@ def _analyse(log: LRLog, total: float | None) -> tuple[_Data, list[str]]:
         plateau_points=plateau - i_first + 1, start_factor=start_factor, jumps_down=down,
         jumps_up=[u for u in up if u > t_all[i_first]], ends_flat=ends_flat, decays=decays,
         first=float(t_all[0]), last=float(t_all[-1]), spacing=spacing, total=total, late=late,
+        near_end=float(t_all[i_last]),
     )
     return data, notes
 
@@ -489,6 +492,12 @@ def _phase_model(d: _Data, shape: str, hold: bool) -> _Model:
         lengths = [seen * 1.05, seen * 1.5, seen * 3.0]
     starts = [{**base, "peak": p, "floor": max(f, low_floor), "decay": L}
               for p in peaks for f in floors for L in lengths]
+    if hold and d.near_end > d.plateau_end and not d.late:
+        # a noisy stable phase: also start from its last point near the peak
+        held = d.near_end - (d.ramp_end if d.warmup else 0.0)
+        seen_after = max(d.last - d.near_end, 1.0)
+        starts += [{**base, "hold": held, "floor": max(f, low_floor), "decay": L * seen_after}
+                   for f in floors for L in (1.05, 1.5)]
 
     def build(v: _Values) -> Schedule:
         power = v.get("power", 1.0)
@@ -740,7 +749,7 @@ def _models(d: _Data, families: Sequence[str] | None) -> list[_Model]:
         smooth = not d.jumps_down and not d.jumps_up
         if smooth or not d.jumps_up:
             out += [_phase_model(d, shape, hold=False) for shape in DECAY_SHAPES]
-            if d.plateau_points >= 2 or d.late:
+            if d.plateau_points >= 2 or d.near_end > d.plateau_end or d.late:
                 out += [_phase_model(d, shape, hold=True) for shape in DECAY_SHAPES
                         if shape != "polynomial"]
             out += [_exponential_model(d), _inverse_sqrt_model(d)]
