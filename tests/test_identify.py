@@ -109,6 +109,15 @@ def test_bad_logs_name_the_problem(tmp_path, text, message):
     assert message in str(error.value)
 
 
+def test_a_huge_log_is_refused(tmp_path, monkeypatch):
+    from lrlab.fit import logs
+
+    monkeypatch.setattr(logs, "MAX_ROWS", 50)
+    path = _write_csv(tmp_path / "big.csv", range(60), [0.1] * 60)
+    with pytest.raises(ValueError, match="more than 50 rows"):
+        read_log(path)
+
+
 def test_bad_json_lines(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"step": 0, "lr": 1}\n{"step": 1, "lr": \n')
