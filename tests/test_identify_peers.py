@@ -124,6 +124,14 @@ def test_transformers_wsd_one_minus_sqrt_with_min_lr():
     _check(logged, "wsd")
 
 
+@pytest.mark.slow
+def test_transformers_wsd_cosine_warmup():
+    logged = torch_lrs(_hf("get_wsd_schedule", 100, 400, num_training_steps=2000, warmup_type="cosine"),
+                       2000, lr=3e-4)
+    spec = _check(logged, "wsd")
+    assert "warmup_shape='cosine'" in spec
+
+
 # --- nanoGPT ----------------------------------------------------------------------------------
 
 

@@ -392,6 +392,7 @@ class _Model:
     horizon_param: str | None = None
     structural: int = 0
     conventions: Callable[[_Values], dict[str, list[float]]] | None = None
+    shape: str | None = None  # the decay shape of a warmup + decay or WSD model
 
     def name(self, v: _Values) -> str:
         return self.label(v) if self.label else self.family
@@ -415,7 +416,7 @@ def _whole(x: float) -> float | int:
     return int(x) if float(x).is_integer() else x
 
 
-def _with_warmup(core: Schedule, v: _Values) -> Schedule:
+def _with_warmup(core: Schedule, v: _Values, shape: str = "linear") -> Schedule:
     ramp = v.get("ramp", 0.0)
     hold = v.get("hold", 0.0)
     if ramp <= 1e-9 and hold <= 1e-9:
@@ -424,8 +425,8 @@ def _with_warmup(core: Schedule, v: _Values) -> Schedule:
         return lrlab.join(lrlab.constant(core(0), _whole(hold)), core)
     if hold > 1e-9:
         return lrlab.warmup(_whole(ramp + hold), core, start_factor=v.get("start_factor", 0.0),
-                            ramp=_whole(ramp))
-    return lrlab.warmup(_whole(ramp), core, start_factor=v.get("start_factor", 0.0))
+                            ramp=_whole(ramp), shape=shape)
+    return lrlab.warmup(_whole(ramp), core, start_factor=v.get("start_factor", 0.0), shape=shape)
 
 
 def _warmup_params(d: _Data, kinds: dict[str, str], bounds: dict[str, tuple[float, float]],
@@ -447,9 +448,9 @@ def _warmup_conventions(v: _Values) -> dict[str, list[float]]:
     return {"start_factor": out}
 
 
-def _phase_model(d: _Data, shape: str, hold: bool) -> _Model:
-    """Warmup (optional), a hold at the peak (WSD's stable phase; build-nanogpt's one
-    step), then one decay phase of ``shape`` to a floor, held after."""
+def _phase_model(d: _Data, shape: str, hold: bool, warmup_shape: str = "linear") -> _Model:
+    """Warmup (optional; ``warmup_shape``), a hold at the peak (WSD's stable phase;
+    build-nanogpt's one step), then one decay phase of ``shape`` to a floor, held after."""
     P = d.peak
     kinds = {"peak": "lr", "floor": "lr", "decay": "length"}
     low_floor = 1e-12 * P if shape == "geometric" else 0.0
@@ -505,8 +506,8 @@ def _phase_model(d: _Data, shape: str, hold: bool) -> _Model:
             warm = v.get("ramp", 0.0)
             return lrlab.wsd(v["peak"], _whole(warm + v["hold"] + v["decay"]), warmup=_whole(warm),
                              cooldown=_whole(v["decay"]), shape=shape, floor=v["floor"],
-                             start=_tidy(v.get("start_factor", 0.0) * v["peak"]))
-        return _with_warmup(_phase(shape, v["peak"], v["floor"], _whole(v["decay"]), power), v)
+                             start=_tidy(v.get("start_factor", 0.0) * v["peak"]), warmup_shape=warmup_shape)
+        return _with_warmup(_phase(shape, v["peak"], v["floor"], _whole(v["decay"]), power), v, warmup_shape)
 
     def label(v: _Values) -> str:
         if hold and v.get("hold", 0.0) >= _wsd_hold(v):
@@ -514,7 +515,7 @@ def _phase_model(d: _Data, shape: str, hold: bool) -> _Model:
         return "linear" if shape == "polynomial" and v.get("power") == 1.0 else shape
 
     return _Model(shape if not hold else "wsd", kinds, bounds, starts, build, label, "decay",
-                  conventions=_warmup_conventions)
+                  conventions=_warmup_conventions, shape=shape)
 
 
 def _wsd_hold(v: _Values) -> float:
@@ -1181,6 +1182,33 @@ def identify(log: Any = None, *, points: Sequence[tuple[float, float]] | None = 
         return _identify(data, d, notes, total_steps, families, progress)
 
 
+def _other_warmups(fits: list[_Fit], d: _Data, integer_steps: bool) -> list[_Fit]:
+    """The best warmup + decay (or WSD) fit again with a cosine and a 1-sqrt warmup
+    (transformers' WSD ``warmup_type``), when the warmup spans at least 4 logged points and
+    the linear one is not exact."""
+    if not d.warmup or int(np.count_nonzero(d.t < d.ramp_end)) < 4:
+        return []
+    phase = [f for f in fits if f.model.shape is not None and "ramp" in f.model.kinds]
+    if not phase:
+        return []
+    best = min(phase, key=lambda f: _bic(f.rss, d.t.size, _count(f.model)))
+    if best.rss <= d.t.size * ROUNDING * ROUNDING:
+        return []
+    hold = "hold" in best.model.kinds
+    decay = best.model.shape
+    assert decay is not None
+    out = []
+    for warm in ("cosine", "one_minus_sqrt"):
+        model = _phase_model(d, decay, hold, warmup_shape=warm)
+        found = _search(model, _thin(d, SEARCH_POINTS))
+        if found is None:
+            continue
+        fit = _refine(model, d, found[1], integer_steps, 2)
+        if fit is not None:
+            out.append(fit)
+    return out
+
+
 def _one_thread() -> Any:
     """BLAS on one thread while fitting: the matrices are small (points x parameters), and
     a multi-threaded SVD on a busy machine is 100 times slower than a single-threaded one."""
@@ -1230,6 +1258,7 @@ def _identify(data: LRLog, d: _Data, notes: list[str], total_steps: float | None
         progress(len(models), len(models), "done")
     if not fits:
         raise ValueError(f"{data.source}: no family could be fitted to {n} points: cannot decide")
+    fits += _other_warmups(fits, d, integer_steps)
     candidates = sorted((_summary(f, d) for f in fits), key=lambda c: (c.bic, c.n_params))
     by_family: dict[str, tuple[Candidate, _Fit]] = {}
     for cand in candidates:
