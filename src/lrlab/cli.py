@@ -488,6 +488,7 @@ ELSEWHERE: dict[str, tuple[str, str]] = {
     "designer": ("lrlab.web.cli_web", "the interactive designer page, served locally"),
     "recommend": ("lrlab.cli_recommend", "a schedule for your run, each choice with its reason"),
     "find": ("lrlab.cli_find", "the LR range test on a task: suggested peaks"),
+    "identify": ("lrlab.fit.cli_identify", "find the schedule that produced a logged LR series"),
     "predict": ("lrlab.fit.cli_laws", "fit a loss-curve law to curves and predict another schedule's curve"),
     "optimize": ("lrlab.fit.cli_laws", "the schedule a fitted law predicts to end lowest"),
     "bound": ("lrlab.fit.cli_laws", "the convex bound of schedules, its best peak LR, and peak transfer"),
