@@ -248,3 +248,12 @@ def test_the_peers_named_on_the_families_page_are_checked_by_the_conformance_sui
     assert len(named) >= 15
     missing = sorted(name for name in named if name not in suite)
     assert not missing, f"docs/families.md names peers no conformance test checks: {missing}"
+
+
+def test_no_page_links_outside_the_docs_folder():
+    """mkdocs --strict refuses a link to a file the site does not build (``../BENCHMARKS.md``):
+    name such files in text instead."""
+    outside = re.compile(r"\]\((\.\./[^)]*)\)")
+    found = {page.name: outside.findall(page.read_text(encoding="utf-8"))
+             for page in sorted((ROOT / "docs").glob("*.md"))}
+    assert {name: links for name, links in found.items() if links} == {}
