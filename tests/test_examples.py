@@ -83,3 +83,17 @@ def test_steps_that_hold_exit_zero_and_write_to_out(tmp_path):
                        '    (t.out / "table.txt").write_text("ok")', tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "table.txt").read_text() == "ok"
+
+
+def test_the_docs_page_shows_every_tutorial_with_small_committed_figures():
+    page = (ROOT / "docs" / "tutorials.md").read_text(encoding="utf-8")
+    for number, script in enumerate(PLANNED, 1):
+        assert f"`{script}`" in page, f"docs/tutorials.md does not name {script}"
+        assert re.search(rf"^## {number}\. ", page, re.M), f"docs/tutorials.md has no section {number}"
+    shown = re.findall(r"\]\((img/tutorials/[^)]+\.png)\)", page)
+    assert {p.split("/")[-1][:2] for p in shown} == {s[:2] for s in PLANNED}, "a tutorial has no figure"
+    committed = {f"img/tutorials/{p.name}" for p in (ROOT / "docs" / "img" / "tutorials").glob("*.png")}
+    assert set(shown) == committed, "figures committed but not shown, or shown but missing"
+    for path in committed:
+        size = (ROOT / "docs" / path).stat().st_size
+        assert size < 60_000, f"{path} is {size:,} bytes: regenerate it with scripts/tutorial_figures.py"
