@@ -109,7 +109,7 @@ class Tutorial:
 
 def main(name: str, body: Callable[[Tutorial], None], description: str = "") -> None:
     """Parse ``--quick`` and ``--out``, run ``body``, exit 0 (or 1 from a failed step)."""
-    parser = argparse.ArgumentParser(prog=name, description=description)
+    parser = argparse.ArgumentParser(prog=Path(name).name, description=description)
     parser.add_argument(
         "--quick", action="store_true", help="reduced size (well under a minute); CI runs this"
     )
@@ -120,7 +120,10 @@ def main(name: str, body: Callable[[Tutorial], None], description: str = "") -> 
         help="folder for the tables, stores and figures (default: runs/examples/<name>)",
     )
     args = parser.parse_args()
-    tutorial = Tutorial(Path(name).stem, args.quick, args.out)
+    try:
+        tutorial = Tutorial(Path(name).stem, args.quick, args.out)
+    except OSError as error:
+        parser.error(f"--out {str(args.out)!r} cannot be used as the output folder: {error.strerror or error}")
     print(f"{tutorial.name}{' (--quick: reduced size)' if args.quick else ''}; output in {args.out}")
     body(tutorial)
     tutorial.done()

@@ -97,3 +97,13 @@ def test_the_docs_page_shows_every_tutorial_with_small_committed_figures():
     for path in committed:
         size = (ROOT / "docs" / path).stat().st_size
         assert size < 60_000, f"{path} is {size:,} bytes: regenerate it with scripts/tutorial_figures.py"
+
+
+def test_an_unusable_out_folder_is_a_usage_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    done = subprocess.run([sys.executable, str(EXAMPLES / "08_move_a_recipe.py"), "--quick", "--out",
+                           str(blocker / "out")], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--out" in done.stderr and "Traceback" not in done.stderr
