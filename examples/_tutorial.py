@@ -123,7 +123,9 @@ def main(name: str, body: Callable[[Tutorial], None], description: str = "") -> 
     try:
         tutorial = Tutorial(Path(name).stem, args.quick, args.out)
     except OSError as error:
-        parser.error(f"--out {str(args.out)!r} cannot be used as the output folder: {error.strerror or error}")
+        parser.error(
+            f"--out {str(args.out)!r} cannot be used as the output folder: {error.strerror or error}"
+        )
     print(f"{tutorial.name}{' (--quick: reduced size)' if args.quick else ''}; output in {args.out}")
     body(tutorial)
     tutorial.done()
