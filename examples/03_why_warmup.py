@@ -101,10 +101,10 @@ def second_moment(t: Tutorial) -> None:
     first = float(rows[0][1])
     t.check(first > 0.9, f"the first Adam update should move the median weight by ~lr; got {first} lr")
     print(
-        "\nAfter one update every weight moved by about the full LR (Adam's first step is sign descent),\n"
-        "and v_hat, a single squared gradient, is off from E[g^2] by the factor in the 4th column.\n"
-        "A large first LR is taken at full size in every direction, sharp or flat: warmup keeps those\n"
-        "first steps small until v_hat averages over more batches."
+        f"\nAfter one update {rows[0][2]} of the weights moved by more than half the LR, whatever their\n"
+        "gradient (Adam's first step is sign descent: v_hat is one squared gradient), and v_hat is off\n"
+        f"from E[g^2] by a factor 10^{rows[0][3]} (median). A large first LR is taken at full size in\n"
+        "every direction, sharp or flat: warmup keeps those first steps small."
     )
 
 
