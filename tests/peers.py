@@ -122,6 +122,7 @@ def timm_scheduler() -> Any:
         package = types.ModuleType("timm")
         package.__path__ = list(spec.submodule_search_locations)
         package.__file__ = spec.origin
+        package.__spec__ = spec  # so importlib.util.find_spec("timm") keeps working
         sys.modules["timm"] = package
     return importlib.import_module("timm.scheduler")
 

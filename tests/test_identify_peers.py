@@ -10,12 +10,6 @@ noisy.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
-import warnings
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -147,35 +141,11 @@ def test_nanogpt_get_lr():
 
 
 def _timm_cosine_class():
-    """timm's CosineLRScheduler, from ``import timm.scheduler``.
+    """timm's CosineLRScheduler, the real class (``tests/peers.py`` imports ``timm.scheduler``
+    without timm's ``__init__``, which needs torchvision)."""
+    from peers import timm_scheduler
 
-    timm's package ``__init__`` imports torchvision; where torchvision is broken (built for
-    another torch) that import fails, so the same two files of the installed timm
-    (scheduler/scheduler.py and scheduler/cosine_lr.py) are loaded as a package of their
-    own: timm's code, unchanged, without the rest of timm.
-    """
-    if importlib.util.find_spec("timm") is None:
-        pytest.skip("timm is not installed")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import timm.scheduler
-
-        return timm.scheduler.CosineLRScheduler
-    except Exception:
-        pass
-    name = "_lrlab_test_timm_scheduler"
-    if f"{name}.cosine_lr" not in sys.modules:
-        where = Path(importlib.util.find_spec("timm").origin).parent / "scheduler"
-        package = types.ModuleType(name)
-        package.__path__ = [str(where)]
-        sys.modules[name] = package
-        for module in ("scheduler", "cosine_lr"):
-            spec = importlib.util.spec_from_file_location(f"{name}.{module}", where / f"{module}.py")
-            loaded = importlib.util.module_from_spec(spec)
-            sys.modules[f"{name}.{module}"] = loaded
-            spec.loader.exec_module(loaded)
-    return sys.modules[f"{name}.cosine_lr"].CosineLRScheduler
+    return timm_scheduler().CosineLRScheduler
 
 
 def _timm_lrs(steps: int, lr: float, **kwargs) -> np.ndarray:
