@@ -45,6 +45,7 @@ class Join(Schedule):
     parts: tuple[Schedule, ...] = schedules()
     _starts: tuple[float, ...] = param.cached()
     _ends: tuple[float, ...] = param.cached()
+    _hold: bool = param.cached()
     _length: float | None = param.cached()
     _final: float = param.cached()
 
@@ -78,10 +79,13 @@ class Join(Schedule):
         self._set("_ends", tuple(starts[1:]))
         last = self.parts[-1]
         if last.length is not None:
-            # from its end on, the join holds its last piece's final value exactly (t - start
-            # may round just below the last piece's length)
+            # from its end on, the join holds its last piece's final value exactly; the last
+            # piece does that itself unless t - start can round just below its length, which
+            # needs a start or length that is not a whole number (below 2^53)
             self._set("_length", starts[-1] + last.length)
             self._set("_final", last.final_value)
+            exact = all(float(x).is_integer() and abs(x) < 2.0**53 for x in (*starts, last.length))
+            self._set("_hold", not exact)
 
     @property
     def length(self) -> float | None:
@@ -103,7 +107,7 @@ class Join(Schedule):
 
     def _eval(self, t: Any, xp: Any) -> Any:
         out = xp.switch(xp.search(self._ends, t), self.parts, t, self._starts)
-        if self._length is None:
+        if self._length is None or not self._hold:
             return out
         return xp.where(t >= self._length, self._final, out)
 
