@@ -47,6 +47,7 @@ from lrlab.cliutil import (
     CLIError,
     Parser,
     fail,
+    int_arg,
     to_step,
 )
 from lrlab.inspect import boundary_steps, format_steps, horizon, summary
@@ -90,19 +91,6 @@ def _positive_arg(text: str) -> float:
     if quantity is None or quantity.unit != "steps" or quantity.amount <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number such as 524288 or 0.5M; got {text!r}")
     return int(quantity.amount) if quantity.amount.is_integer() else quantity.amount
-
-
-def _size_arg(low: int, high: int):
-    def check(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}; got {text!r}")
-        return value
-
-    return check
 
 
 def _budget_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -442,8 +430,8 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
                       "rounded down to a whole update)")
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
     show.add_argument("--log", action="store_true", help="log-scale LR axis in the plot")
-    show.add_argument("--width", type=_size_arg(20, 1000), metavar="W", help="plot width in characters")
-    show.add_argument("--height", type=_size_arg(2, 200), default=12, metavar="H",
+    show.add_argument("--width", type=int_arg(20, 1000), metavar="W", help="plot width in characters")
+    show.add_argument("--height", type=int_arg(2, 200), default=12, metavar="H",
                       help="plot height in rows (default 12)")
     show.add_argument("--ascii", action="store_true", help="plot with ASCII characters only")
     show.add_argument("--no-plot", action="store_true", help="leave out the plot")

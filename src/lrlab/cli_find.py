@@ -10,13 +10,17 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import math
 import sys
 from typing import Any
+
+from lrlab.cliutil import positive_number
 
 
 class FindError(ValueError):
     """A bad argument of ``lrlab find``; the CLI prints it and exits 2."""
+
+
+_positive_float = positive_number
 
 
 def _value(text: str) -> Any:
@@ -37,16 +41,6 @@ def _option(text: str) -> tuple[str, Any]:
     if not sep or not name.strip():
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE; got {text!r}")
     return name.strip(), _value(value)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}")
-    return value
 
 
 def _int_at_least(low: int):

@@ -253,14 +253,6 @@ def _peak(schedule: Schedule, end: int) -> tuple[float, float]:
 # --- shape in words ---------------------------------------------------------------------------
 
 
-def _collapse(words: list[str]) -> list[str]:
-    out: list[str] = []
-    for w in words:
-        if not out or out[-1] != w:
-            out.append(w)
-    return out
-
-
 def describe_shape(schedule: Schedule) -> str:
     """A short description of the schedule's parts, read from its structure.
 
@@ -270,7 +262,7 @@ def describe_shape(schedule: Schedule) -> str:
     """
     if not isinstance(schedule, Schedule):
         raise ValueError(f"expected an lrlab Schedule; got {type(schedule).__name__}")
-    return ", ".join(_collapse(schedule.describe(True)))
+    return schedule.description(True)
 
 
 def summary(schedule: Schedule) -> Summary:

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from lrlab.cliutil import EXIT_INTERRUPTED, EXIT_RUNS_FAILED, CLIError, no_duplicates, warn
+from lrlab.cliutil import EXIT_INTERRUPTED, EXIT_RUNS_FAILED, CLIError, int_arg, no_duplicates, warn
 
 if TYPE_CHECKING:
     from .experiment import ArmTable, Plan
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 from .templates import TEMPLATES
 
 TEMPLATE_NAMES = tuple(TEMPLATES)
+
+
+_positive_int = int_arg(1)
 
 
 def _value(text: str) -> Any:
@@ -100,16 +103,6 @@ def _lrs(text: str) -> list[float]:
     if any(not (v > 0 and v < float("inf")) for v in values):
         raise argparse.ArgumentTypeError(f"learning rates must be positive and finite; got {text!r}")
     return values
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
 
 
 def _peak(text: str) -> float:

@@ -263,6 +263,15 @@ class Schedule:
         schedule begins the run, so a rise is a warmup)."""
         return [self.family]
 
+    def description(self, at_start: bool = True) -> str:
+        """:meth:`describe` joined, repeats in a row collapsed: "linear warmup, cosine decay
+        to 10%"."""
+        words: list[str] = []
+        for word in self.describe(at_start):
+            if not words or words[-1] != word:
+                words.append(word)
+        return ", ".join(words)
+
     def upper_bound(self) -> float:
         """A value no step exceeds (finite for every schedule that constructs): the largest of
         the nested schedules' bounds unless the family says otherwise."""

@@ -20,14 +20,6 @@ from ._primitives import steps_of, whole
 from ._registry import constructor, family_class
 
 
-def _collapse(words: list[str]) -> list[str]:
-    out: list[str] = []
-    for w in words:
-        if not out or out[-1] != w:
-            out.append(w)
-    return out
-
-
 # --- join -------------------------------------------------------------------------------------
 
 
@@ -278,8 +270,8 @@ class Product(_Pointwise):
             words = ramp.describe(at_start)
             if at_start and len(words) == 1 and words[0].endswith(" warmup"):
                 return [words[0], *other.describe(False)]
-        first = ", ".join(_collapse(self.first.describe(at_start)))
-        second = ", ".join(_collapse(self.second.describe(at_start)))
+        first = self.first.description(at_start)
+        second = self.second.description(at_start)
         return [f"({first}) times ({second})"]
 
 
@@ -308,8 +300,8 @@ class Add(_Pointwise):
         return "add.second"
 
     def describe(self, at_start: bool = True) -> list[str]:
-        first = ", ".join(_collapse(self.first.describe(at_start)))
-        second = ", ".join(_collapse(self.second.describe(at_start)))
+        first = self.first.description(at_start)
+        second = self.second.description(at_start)
         return [f"({first}) plus ({second})"]
 
 
