@@ -42,9 +42,8 @@ def lesson_formulas() -> list[list[str]]:
 
 def charlm_curve(schedule: str, steps: int, options: dict, seed: int = 0):
     """A charlm run's validation-loss curve, as the laws take it (the LR of every update)."""
-    from lrlab.fit.laws import Curve
-
     import lrlab
+    from lrlab.fit.laws import Curve
     from lrlab.lab.tasks import get_task
 
     result = get_task("charlm").run(lrlab.parse(schedule), seed=seed, steps=steps, **options)
@@ -55,9 +54,8 @@ def charlm_curve(schedule: str, steps: int, options: dict, seed: int = 0):
 
 
 def body(t: Tutorial) -> None:
-    from lrlab.fit import identify
-
     import lrlab
+    from lrlab.fit import identify
 
     with t.step("1. The lesson's two guesses at step 107,319 of 130,000 (observed: 0.30-0.31)"):
         print(table(["schedule", "lesson's formula", "lrlab"], lesson_formulas()))

@@ -19,7 +19,6 @@ from ._base import Schedule, schedule, schedules
 from ._primitives import steps_of, whole
 from ._registry import constructor, family_class
 
-
 # --- join -------------------------------------------------------------------------------------
 
 
