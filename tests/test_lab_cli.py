@@ -445,3 +445,11 @@ def test_tasks_lists_every_builtin_task_with_its_options(capsys):
         assert all(f"default {task.options[name]!r}" in text for name, text in record["options"].items())
     code, out, _ = run(capsys, "tasks")
     assert code == 0 and "--option n_layer=" in out and "module:function" in out
+
+
+def test_a_task_that_is_not_a_task_function_is_refused_before_any_run(capsys, tmp_path):
+    out = tmp_path / "x"
+    assert main(["compare", "--task", "os:getcwd", "--seeds", "1", "--steps", "5", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrlab: error: --task os:getcwd: expected a task function")
+    assert "Traceback" not in err and not out.exists()

@@ -275,8 +275,14 @@ def test_user_task_errors(user_module):
         get_task(f"{user_module}:missing")
     with pytest.raises(ValueError, match="neither a Task nor a function"):
         get_task(f"{user_module}:NOT_A_TASK")
-    with pytest.raises(ValueError, match="must accept seed= and steps="):
+    with pytest.raises(ValueError, match=r"expected a task function .* which lacks seed="):
         get_task(f"{user_module}:no_seed")
+    # a function of another shape, or a C callable whose signature cannot be read, is refused
+    # when loaded, not when its runs fail
+    with pytest.raises(ValueError, match=r"it takes \(\), which lacks the schedule"):
+        get_task("os:getcwd")
+    with pytest.raises(ValueError, match=r"lacks seed=, steps="):
+        get_task("math:sqrt")
     with pytest.raises(ValueError, match="module:name"):
         get_task(f"{user_module}:")
 

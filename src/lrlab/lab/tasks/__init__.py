@@ -67,16 +67,23 @@ class FunctionTask:
         self.default_steps = int(getattr(fn, "default_steps", 1000))
         self.default_peak = float(getattr(fn, "default_peak", 1e-3))
         self.converged_loss = float(getattr(fn, "converged_loss", math.nan))
+        expected = "a task function fn(schedule, *, seed, steps, **options)"
         parameters: Mapping[str, inspect.Parameter]
         try:
             parameters = inspect.signature(fn).parameters
-        except (TypeError, ValueError):  # a builtin or C callable: take whatever is given
-            parameters = {}
-        self._open = not parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+        except (TypeError, ValueError):  # a C callable that does not say what it takes
+            raise ValueError(f"--task {name}: expected {expected}; its signature cannot be read "
+                             "(wrap it in a Python function)") from None
+        kinds = [p.kind for p in parameters.values()]
+        takes_schedule = any(k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                   inspect.Parameter.VAR_POSITIONAL) for k in kinds)
+        self._open = inspect.Parameter.VAR_KEYWORD in kinds
         missing = [p for p in ("seed", "steps") if p not in parameters and not self._open]
-        if missing:
-            raise ValueError(f"{name} must accept seed= and steps= keyword arguments "
-                             f"(signature fn(schedule, *, seed, steps, **options)); it lacks {missing}")
+        if not takes_schedule or missing:
+            lacks = ", ".join((["the schedule (first positional argument)"] if not takes_schedule else [])
+                              + [f"{p}=" for p in missing])
+            raise ValueError(f"--task {name}: expected {expected}; it takes {inspect.signature(fn)}, "
+                             f"which lacks {lacks}")
         declared = getattr(fn, "options", None)
         if declared is not None:
             self.options = dict(declared)
