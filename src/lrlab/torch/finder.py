@@ -238,6 +238,23 @@ def suggest(
     return {label: out[label] for label in LABELS}
 
 
+def _merged(runs: list[FinderResult], seeds: Sequence[Any], settings: Any) -> FinderResult:
+    """One result for sweeps with several seeds: the first sweep's curve, the suggestions
+    combined over every sweep (with an interval), each seed's stop reason."""
+    first = runs[0]
+    return FinderResult(
+        first.lrs,
+        first.losses,
+        first.smoothed_losses,
+        combine(runs),
+        any(r.stopped_early for r in runs),
+        "; ".join(f"seed {s}: {r.reason}" for s, r in zip(seeds, runs)),
+        sum(r.num_updates for r in runs),
+        runs,
+        settings,
+    )
+
+
 def combine(sweeps: Sequence[FinderResult]) -> dict[str, Suggestion]:
     """Suggestions over several sweeps (different seeds): each label's geometric mean over
     the sweeps that gave one, plus ``interval``: the range of the recommended label."""
@@ -626,18 +643,7 @@ def find_lr(
         saved.restore()
     if seed_list is None:
         return runs[0]
-    first = runs[0]
-    return FinderResult(
-        first.lrs,
-        first.losses,
-        first.smoothed_losses,
-        combine(runs),
-        any(r.stopped_early for r in runs),
-        "; ".join(f"seed {s}: {r.reason}" for s, r in zip(seed_list, runs)),
-        sum(r.num_updates for r in runs),
-        runs,
-        settings,
-    )
+    return _merged(runs, seed_list, settings)
 
 
 def _seed_all(seed: int) -> None:
@@ -820,18 +826,7 @@ def find_lr_task(
             progress((k + 1) * num_steps, len(seed_list) * num_steps, float(end_lr), math.nan)
     if len(runs) == 1:
         return runs[0]
-    first = runs[0]
-    return FinderResult(
-        first.lrs,
-        first.losses,
-        first.smoothed_losses,
-        combine(runs),
-        any(r.stopped_early for r in runs),
-        "; ".join(f"seed {s}: {r.reason}" for s, r in zip(seed_list, runs)),
-        sum(r.num_updates for r in runs),
-        runs,
-        settings,
-    )
+    return _merged(runs, seed_list, settings)
 
 
 def analyse(
